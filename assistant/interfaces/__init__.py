@@ -1,0 +1,1 @@
+"""User-facing interfaces: the CLI, the Gradio app, the evaluation runner."""

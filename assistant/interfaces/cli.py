@@ -1,0 +1,139 @@
+"""`assistant` command line: ingest, clauses, departments."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from assistant.settings import get_settings
+
+
+def _parse_knowledge(knowledge: Path):
+    """Parse every knowledge file; returns (parsed documents, per-file errors)."""
+    from assistant.ingestion import LoadError, parse_file
+    from assistant.retrieval.index import knowledge_files
+
+    settings = get_settings()
+    parsed, errors = [], []
+    for path in knowledge_files(knowledge):
+        try:
+            parsed.append(parse_file(path, max_chars=settings.max_clause_chars, window_chars=settings.window_chars))
+        except LoadError as exc:
+            errors.append(f"{path.name}: {exc}")
+    return parsed, errors
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from assistant.retrieval.index import ingest
+
+    s = get_settings()
+    report = ingest(
+        args.knowledge or s.knowledge_dir,
+        args.index or s.index_dir,
+        args.embedder or s.embedder,
+        rebuild=args.rebuild,
+        max_chars=s.max_clause_chars,
+        window_chars=s.window_chars,
+        batch=s.embed_batch,
+        progress=not args.quiet,
+    )
+    if args.json:
+        print(report.model_dump_json(indent=1))
+    else:
+        print(
+            f"documents: {report.documents}  clauses: {report.clauses}  "
+            f"new: {len(report.new)}  changed: {len(report.changed)}  unchanged: {len(report.unchanged)}  removed: {len(report.removed)}  "
+            f"embedded: {report.embedded}  seconds: {report.seconds:.1f}"
+        )
+        for error in report.errors:
+            print(f"  error: {error.path}: {error.message}")
+    return 0
+
+
+def cmd_clauses(args: argparse.Namespace) -> int:
+    from assistant.ingestion.pipeline import whole_clauses
+
+    parsed, errors = _parse_knowledge(args.knowledge or get_settings().knowledge_dir)
+    docs = [p for p in parsed if args.doc is None or p.meta.doc == args.doc]
+    if args.doc is not None and not docs:
+        print(f"no document named {args.doc!r}; known: {', '.join(p.meta.doc for p in parsed)}", file=sys.stderr)
+        return 2
+    clauses = [c for p in docs for c in whole_clauses(p.clauses)]
+    if args.json:
+        rows = [
+            {"doc": c.doc, "clause_id": c.clause_id, "title": c.title, "text": c.text, "lead_units": c.lead_units, "coop_units": c.coop_units}
+            for c in clauses
+        ]
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        for c in clauses:
+            units = f"  [牵头: {'、'.join(c.lead_units)}; 配合: {'、'.join(c.coop_units)}]" if c.lead_units or c.coop_units else ""
+            print(f"{c.doc}  {c.clause_id}  {c.title}{units}")
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 0
+
+
+def cmd_departments(args: argparse.Namespace) -> int:
+    from assistant.ingestion.departments import department_table
+
+    parsed, errors = _parse_knowledge(args.knowledge or get_settings().knowledge_dir)
+    rows = department_table(c for p in parsed for c in p.clauses)
+    if args.json:
+        print(json.dumps([r.model_dump() for r in rows], ensure_ascii=False, indent=1))
+    else:
+        for r in rows:
+            alias = f" (又称: {'、'.join(r.aliases)})" if r.aliases else ""
+            print(f"{r.name}{alias}")
+            for label, refs in (("牵头", r.leads), ("配合", r.cooperates)):
+                for ref in refs:
+                    print(f"  {label}  {ref.clause_id}  {ref.title.split(' > ')[-1]}")
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="昆山人才科创政策问答助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="parse the knowledge files and (re)build the index")
+    p.add_argument("--knowledge", type=Path, help="knowledge directory (default: ./knowledge)")
+    p.add_argument("--index", type=Path, help="index directory (default: ./.index)")
+    p.add_argument("--embedder", help="'e5' or 'sentence-transformers:<name-or-path>'")
+    p.add_argument("--rebuild", action="store_true", help="build from scratch (also to switch embedder)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("clauses", help="list the parsed clauses")
+    p.add_argument("--knowledge", type=Path)
+    p.add_argument("--doc", help="only this document (file stem)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_clauses)
+
+    p = sub.add_parser("departments", help="each department with the measures it leads and co-operates on")
+    p.add_argument("--knowledge", type=Path)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_departments)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    from assistant.retrieval.index import IndexError_
+
+    try:
+        return args.func(args)
+    except IndexError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

