@@ -84,3 +84,37 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
     index_dir: str = ""
     build: str = ""
+
+
+class Citation(BaseModel):
+    """A clause shown with an answer; `n` is the number its [n] markers use."""
+
+    n: int
+    doc: str
+    clause_id: str
+    title: str = Field(description="heading path")
+    text: str = Field(description="the full text of the clause")
+    score: float = 0.0
+    doc_title: str = ""
+    quotes: list[str] = Field(default_factory=list, description="sentences of the clause the answer quotes")
+
+
+class Answer(BaseModel):
+    question: str
+    answer: str
+    refused: bool = False
+    citations: list[Citation] = Field(default_factory=list)
+    latency_ms: float = 0.0
+    intent: str = "general"
+    resolved_question: str = Field("", description="the question after follow-up resolution")
+    notice: str = ""
+
+    def public(self) -> dict:
+        """The stable JSON schema of `assistant ask --json` (evaluation tools depend on it)."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "refused": self.refused,
+            "citations": [c.model_dump(include={"n", "doc", "clause_id", "title", "text", "score"}) for c in self.citations],
+            "latency_ms": round(self.latency_ms, 1),
+        }

@@ -31,6 +31,7 @@ MARKERS: list[tuple[str, re.Pattern[str]]] = [
 ]
 BLOCK_START = re.compile("|".join(p.pattern.lstrip("^") for _, p in MARKERS))
 LABEL_MAX = 40
+SECTION_CHARS = 1200  # a citable unit of unnumbered text: long enough to keep a passage's context
 _LABEL_END = re.compile(r"[。；;，,：:！？!?]")
 
 
@@ -64,6 +65,24 @@ def heading_label(segment: str) -> str:
     m = _LABEL_END.search(segment, 2)
     label = segment[: m.start()] if m else segment
     return label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1] + "…"
+
+
+def pack_sections(body: str, max_chars: int) -> list[tuple[int, int]]:
+    """Consecutive paragraphs grouped into sections of at most `max_chars` (a longer paragraph is
+    cut at sentence ends)."""
+    pieces: list[tuple[int, int]] = []
+    for a, b in segment_spans(body):
+        if b - a > max_chars:
+            pieces += [(a + x, a + y) for x, y in pack_windows(body[a:b], max_chars)]
+        else:
+            pieces.append((a, b))
+    sections: list[tuple[int, int]] = []
+    for a, b in pieces:
+        if sections and b - sections[-1][0] <= max_chars:
+            sections[-1] = (sections[-1][0], b)
+        else:
+            sections.append((a, b))
+    return sections
 
 
 @dataclass
@@ -136,8 +155,8 @@ def build_tree(body: str) -> tuple[_Node, list[_Node]]:
 
 
 def _clause_kind(node: _Node) -> ClauseKind:
-    if node.kind == "preamble":
-        return "preamble"
+    if node.kind in ("preamble", "paragraph"):
+        return node.kind
     if node.kind == "attachment":
         return "attachment"
     if node.kind == "dash" and any("目标" in label for label in node.path_labels()[:-1]):
@@ -153,16 +172,17 @@ def parse_clauses(doc: str, title: str, body: str, max_chars: int = 450, window_
     structured = any(n.kind != "preamble" for n in nodes)
     clauses: list[Clause] = []
     if not structured:
-        for i, (a, b) in enumerate(pack_windows(body, window_chars), start=1):
-            clauses.append(Clause(doc=doc, clause_id=f"段{i}", heading_path=[title], text=body[a:b], kind="paragraph", start=a, end=b))
-        return clauses
+        # news-style text: sections of whole paragraphs under the title, windowed below like clauses
+        nodes = [
+            _Node("paragraph", f"段{i}", title, root, a, b) for i, (a, b) in enumerate(pack_sections(body, SECTION_CHARS), start=1)
+        ]
     for node in nodes:
         text = body[node.start : node.end]
         leads, coops, _ = find_responsibility(text)
         base = dict(
             doc=doc,
             clause_id=".".join(node.path_ids()),
-            heading_path=[title] if node.kind == "preamble" else node.path_labels(),
+            heading_path=[title] if node.kind in ("preamble", "paragraph") else node.path_labels(),
             kind=_clause_kind(node),
             lead_units=leads,
             coop_units=coops,

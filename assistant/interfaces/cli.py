@@ -95,6 +95,58 @@ def cmd_departments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assistant(args: argparse.Namespace):
+    """The assistant on the chosen index, building it first from the knowledge directory if missing."""
+    from assistant.answering.service import Assistant
+    from assistant.retrieval.index import current_build, ingest
+
+    s = get_settings()
+    index = args.index or s.index_dir
+    if current_build(index) is None:
+        print(f"no index at {index}: building it from {args.knowledge or s.knowledge_dir} …", file=sys.stderr)
+        ingest(args.knowledge or s.knowledge_dir, index, s.embedder, max_chars=s.max_clause_chars, window_chars=s.window_chars, batch=s.embed_batch)
+    return Assistant(index)
+
+
+def _print_answer(answer, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(answer.public(), ensure_ascii=False), flush=True)
+        return
+    print(answer.answer)
+    if answer.citations:
+        print("\n引用条款：")
+        for c in answer.citations:
+            print(f"[{c.n}] {c.doc} {c.clause_id}  {c.title}")
+    print(f"\n({answer.latency_ms:.0f} ms)")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    assistant = _assistant(args)
+    if args.batch is None:
+        if not args.question:
+            print("error: give a question, or --batch FILE.jsonl", file=sys.stderr)
+            return 2
+        _print_answer(assistant.run(args.question, args.history or []), args.json)
+        return 0
+    source = sys.stdin if str(args.batch) == "-" else open(args.batch, encoding="utf-8")
+    with source:
+        for number, line in enumerate(source, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+                    raise ValueError("expected an object with a string 'question'")
+                history = item.get("history") or []
+                if not isinstance(history, list):
+                    raise ValueError("'history' must be a list of strings")
+            except ValueError as exc:
+                print(json.dumps({"question": None, "error": f"line {number}: {exc}"}, ensure_ascii=False), flush=True)
+                continue
+            _print_answer(assistant.run(item["question"], [h for h in history if isinstance(h, str)]), True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="昆山人才科创政策问答助手")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="answer a question with cited clauses")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--history", action="append", help="an earlier question of the conversation (repeatable, oldest first)")
+    p.add_argument("--batch", help="JSONL file ('-' for stdin) of {\"question\", \"history\"} objects; one JSON answer per line")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--knowledge", type=Path)
+    p.add_argument("--index", type=Path)
+    p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("clauses", help="list the parsed clauses")
     p.add_argument("--knowledge", type=Path)

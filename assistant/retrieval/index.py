@@ -33,6 +33,7 @@ from assistant.retrieval.embedders import Embedder, get_embedder
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
+PARSER_VERSION = 3  # bump when parsing changes: unchanged files are parsed again (vectors still come from the cache)
 COLLECTION_PREFIX = "kb-"
 
 
@@ -167,6 +168,26 @@ class KnowledgeIndex:
         self.docs = {d: e.meta for d, e in manifest.docs.items()}
         self._collection = None
         self._departments: DepartmentRegistry | None = None
+        self._whole: dict[tuple[str, str], Clause] = {}
+
+    def whole(self, clause: Clause) -> Clause:
+        """The whole clause a window belongs to (itself when not windowed)."""
+        if clause.windows == 1:
+            return clause
+        from assistant.ingestion.pipeline import merge_windows
+
+        key = (clause.doc, clause.clause_id)
+        if key not in self._whole:
+            parts = [self.by_key[f"{clause.doc}::{clause.clause_id}#{i}"] for i in range(clause.windows)]
+            self._whole[key] = merge_windows(parts)
+        return self._whole[key]
+
+    @staticmethod
+    def current_name(index_dir: Path) -> str:
+        build = current_build(index_dir)
+        if build is None:
+            raise IndexError_(f"no index at {index_dir}: run `assistant ingest` first")
+        return build.name
 
     @classmethod
     def open(cls, index_dir: Path) -> "KnowledgeIndex":
@@ -255,7 +276,7 @@ def ingest(
         old: Manifest | None = None
         old_clauses: dict[str, list[Clause]] = {}
         old_indicators: dict[str, list[Indicator]] = {}
-        parse_settings = {"max_chars": max_chars, "window_chars": window_chars}
+        parse_settings = {"max_chars": max_chars, "window_chars": window_chars, "parser": PARSER_VERSION}
         if old_build is not None:
             old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
             if old.embedder != embedder.name:
@@ -346,6 +367,9 @@ def ingest(
         manifest = Manifest(embedder=embedder.name, embedder_spec=embedder_spec, collection=name, knowledge_dir=str(knowledge_dir), parse_settings=parse_settings, docs=docs)
         _write_jsonl(build / "clauses.jsonl", [c for d in docs for c in clauses[d]])
         _write_jsonl(build / "indicators.jsonl", [i for d in docs for i in indicators[d]])
+        from assistant.retrieval.retriever import LEXICAL_DIR, build_lexical
+
+        build_lexical([c for d in docs for c in clauses[d]], {d: e.meta.title for d, e in docs.items()}, build / LEXICAL_DIR)
         _atomic_write(build / "manifest.json", manifest.model_dump_json(indent=1))
         _atomic_write(index_dir / CURRENT, json.dumps({"build": build.name, "embedder": embedder.name}))
         # the previous build stays one round so a process still reading it is not cut off

@@ -1,0 +1,1 @@
+"""Answering: intent detection, follow-up resolution, the extractive composer, refusals."""

@@ -1,0 +1,108 @@
+"""Extractive answers: the direct answer first, every sentence quoted from a clause with [n]."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from assistant.ingestion.text import split_sentences
+from assistant.models import Citation, Clause
+
+
+@dataclass
+class Draft:
+    """An answer being written: its lines and the clauses they cite, numbered on first use."""
+
+    lines: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    doc_titles: dict[str, str] = field(default_factory=dict)
+
+    def cite(self, clause: Clause, score: float = 0.0, quote: str | None = None) -> int:
+        for c in self.citations:
+            if c.doc == clause.doc and c.clause_id == clause.clause_id:
+                if quote and quote not in c.quotes:
+                    c.quotes.append(quote)
+                return c.n
+        n = len(self.citations) + 1
+        self.citations.append(
+            Citation(
+                n=n, doc=clause.doc, clause_id=clause.clause_id, title=clause.title, text=clause.text, score=round(float(score), 4),
+                doc_title=self.doc_titles.get(clause.doc, ""), quotes=[quote] if quote else [],
+            )
+        )
+        return n
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def measure_name(clause: Clause) -> str:
+    """`5. 推进人才培养群英计划` → 推进人才培养群英计划."""
+    label = clause.heading_path[-1] if clause.heading_path else clause.clause_id
+    return re.sub(r"^[（(]?[\d一二三四五六七八九十]+[)）.．、]\s*", "", label)
+
+
+def sentences_of(clause: Clause) -> list[str]:
+    return [clause.text[a:b] for a, b in split_sentences(clause.text)]
+
+
+def token_weights(tokens: list[str], idf) -> dict[str, float]:
+    return {t: idf(t) for t in dict.fromkeys(tokens)}
+
+
+def sentence_score(sentence: str, weights: dict[str, float]) -> float:
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    return sum(w for t, w in weights.items() if t in sentence) / total
+
+
+def pick_sentences(
+    ranked: list[tuple[Clause, float]], weights: dict[str, float], limit: int, per_clause: int = 2, spread: int = 3
+) -> list[tuple[Clause, float, str, float]]:
+    """The most query-like sentences of the top clauses: (clause, clause score, sentence, score),
+    best first; a clause's rank adds a little so ties go to the better clause."""
+    candidates = []
+    top_score = max((score for _, score in ranked[:1]), default=1.0) or 1.0
+    for rank, (clause, score) in enumerate(ranked[:spread]):
+        sentences = sentences_of(clause)
+        label = clause.heading_path[-1] if clause.heading_path else ""
+        for position, sentence in enumerate(sentences):
+            if len(re.sub(r"\W", "", sentence)) < 4:
+                continue
+            if len(sentences) > 1 and label and sentence.rstrip("。") == label:
+                continue  # a heading alone says nothing the rest of the clause does not
+            relevance = sentence_score(sentence, weights) * (0.6 + 0.4 * min(1.0, score / top_score))
+            candidates.append((clause, score, sentence, relevance + 0.1 * (1 - rank / spread) - 0.002 * position))
+    candidates.sort(key=lambda x: -x[3])
+    if not candidates:
+        return []
+    best = candidates[0][3]
+    chosen, per = [], {}
+    for clause, score, sentence, s in candidates:
+        if len(chosen) >= limit or s < 0.6 * best:
+            break
+        key = (clause.doc, clause.clause_id)
+        if per.get(key, 0) >= per_clause:
+            continue
+        per[key] = per.get(key, 0) + 1
+        chosen.append((clause, score, sentence, s))
+    return chosen
+
+
+def idf_from(df: dict[str, int], n_docs: int):
+    def idf(token: str) -> float:
+        return math.log(1 + (n_docs - df.get(token, 0) + 0.5) / (df.get(token, 0) + 0.5))
+
+    return idf
+
+
+def bigram_similarity(a: str, b: str) -> float:
+    """Dice overlap of character bigrams, for matching a question's words to a short name."""
+    clean = lambda s: re.sub(r"[\s“”\"'‘’()（）、，,。？?]", "", s)
+    a, b = clean(a), clean(b)
+    grams = lambda s: {s[i : i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+    x, y = grams(a), grams(b)
+    if not x or not y:
+        return 0.0
+    return 2 * len(x & y) / (len(x) + len(y))

@@ -1,0 +1,418 @@
+"""The assistant: a question (and the earlier turns) in, a cited Answer out."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from assistant.answering import messages
+from assistant.answering.composer import Draft, bigram_similarity, measure_name, pick_sentences
+from assistant.answering.followup import resolve
+from assistant.answering.intent import HOSTILE, Intent, clean_question, detect
+from assistant.ingestion.departments import DepartmentRow, department_table
+from assistant.models import Answer, Clause
+from assistant.retrieval.hybrid import Hit, HybridSearcher
+from assistant.retrieval.retriever import open_searcher
+from assistant.settings import Settings, get_settings
+
+MAX_QUESTION_CHARS = 2000
+MONEY = re.compile(r"\d+(\.\d+)?\s*(万元|元|亿元|千元)|补贴标准|资助标准")
+ASKS_MONEY = re.compile(r"多少钱|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
+ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|截止|日期|哪一年|几月|几号|时间节点|开始报名|报名时间")
+DATES = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月(底|初|份|中旬|上旬|下旬)|截止|截至|之前|以前|前完成|工作日|为止|顺延|延长|延期")
+ASKS_CONTACT = re.compile(r"电话|热线|地址|在哪里|在哪儿|网址|网站|邮箱|联系方式|怎么联系|联系人")
+CONTACT = re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}|热线|电话|地址|网址|https?://|www\.|邮箱|@|路\d+号|大厦")
+ASKS_SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖金|奖励资金")
+SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖励|奖金|资金支持")
+ASKS_CONDITIONS = re.compile(r"(什么|哪些|啥)(条件|资格|门槛)|需要满足|要满足|申请条件|准入")
+CONDITIONS = re.compile(r"申请条件|基本条件|(符合|满足|具备|具有).{0,12}(条件|要求|资格)|(条件|要求)如下|资格|门槛|须具备|应当具备|须满足")
+YEAR = re.compile(r"(20\d{2})\s*年")
+
+
+class Assistant:
+    """Extractive question answering over one index. Configuration in __init__, questions in `run`."""
+
+    def __init__(self, index_dir: Path | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.index_dir = Path(index_dir or self.settings.index_dir)
+        self._names: tuple[str, dict[str, str], dict[str, DepartmentRow]] | None = None
+
+    @property
+    def searcher(self) -> HybridSearcher:
+        return open_searcher(self.index_dir)
+
+    # -- vocabulary -----------------------------------------------------------------------------
+    def departments(self) -> tuple[dict[str, str], dict[str, DepartmentRow]]:
+        """Every department name and short form → canonical name; canonical name → its measures."""
+        searcher = self.searcher
+        if self._names is None or self._names[0] != searcher.index.build.name:
+            rows = {r.name: r for r in department_table(searcher.index.clauses)}
+            registry = searcher.index.departments
+            names: dict[str, str] = {}
+            short: dict[str, set[str]] = {}
+            for name, canonical in registry.canonical.items():
+                names[name] = canonical
+                for prefix in ("市委", "市"):
+                    if name.startswith(prefix) and len(name) - len(prefix) >= 2 and not (prefix == "市" and name.startswith("市委")):
+                        short.setdefault(name[len(prefix) :], set()).add(canonical)
+            for s, owners in short.items():
+                if len(owners) == 1 and s not in names:  # ambiguous short forms are left out
+                    names[s] = next(iter(owners))
+            self._names = (searcher.index.build.name, names, rows)
+        return self._names[1], self._names[2]
+
+    # -- entry point ----------------------------------------------------------------------------
+    def run(self, question: str, history: list[str] | None = None) -> Answer:
+        started = time.perf_counter()
+        answer = self._answer(question if isinstance(question, str) else "", [h for h in (history or []) if isinstance(h, str)])
+        answer.latency_ms = (time.perf_counter() - started) * 1000
+        return answer
+
+    def _answer(self, question: str, history: list[str]) -> Answer:
+        raw = question
+        if not raw.strip():
+            return Answer(question=raw, answer=messages.EMPTY, refused=True, intent="empty")
+        if len(raw) > MAX_QUESTION_CHARS:
+            return Answer(question=raw[:200], answer=messages.TOO_LONG.format(limit=MAX_QUESTION_CHARS, got=len(raw)), refused=True, intent="too_long")
+        if HOSTILE.search(raw):
+            return Answer(question=raw, answer=messages.HOSTILE, refused=True, intent="hostile")
+        cleaned = clean_question(raw)
+        if not re.search(r"[\w\u3400-\u9fff]", cleaned):
+            return Answer(question=raw, answer=messages.EMPTY, refused=True, intent="empty")
+        names, _ = self.departments()
+        past = [clean_question(h)[:MAX_QUESTION_CHARS] for h in history if h.strip()][-6:]
+        segment = self.searcher.lexical.tokenizer.jieba.lcut
+        intent, query = resolve(cleaned, past, lambda q: detect(q, names, segment))
+        handler = {
+            "hostile": self._hostile,
+            "chitchat": self._chitchat,
+            "lead": self._units,
+            "coop": self._units,
+            "units": self._units,
+            "reverse_lead": self._reverse,
+            "reverse_coop": self._reverse,
+            "reverse_any": self._reverse,
+            "target": self._target,
+            "metadata": self._metadata,
+        }.get(intent.kind, self._general)
+        answer = handler(raw, intent, query)
+        if answer.intent in ("lead", "coop", "units", "target", "metadata", "general") and len(answer.citations) < self.settings.top_k:
+            self._add_related(answer, query)
+        answer.intent = answer.intent if answer.intent != "general" else intent.kind
+        answer.resolved_question = query
+        return answer
+
+    def _add_related(self, answer: Answer, query: str) -> None:
+        """Fill the citations up to top_k with the next best clauses, shown as related (相关条款)."""
+        draft = self._draft()
+        draft.citations = answer.citations
+        for hit in self._ranked(query):
+            if len(draft.citations) >= self.settings.top_k:
+                break
+            draft.cite(hit.clause, hit.score)
+
+    def _draft(self) -> Draft:
+        return Draft(doc_titles={d: m.title for d, m in self.searcher.index.docs.items()})
+
+    def _refuse(self, question: str, message: str, hits: list[Hit], intent: str) -> Answer:
+        """A plain 'the documents don't say', with the closest clauses as 相关条款."""
+        draft = self._draft()
+        for hit in hits[: self.settings.top_k]:
+            draft.cite(hit.clause, hit.score)
+        related = "；".join(f"[{c.n}] {c.title.split(' > ')[-1]}" for c in draft.citations[:3])
+        text = message + (f"\n相关条款：{related}" if related else "")
+        return Answer(question=question, answer=text, refused=True, citations=draft.citations, intent=intent)
+
+    # -- handlers -------------------------------------------------------------------------------
+    def _hostile(self, question: str, intent: Intent, query: str) -> Answer:
+        return Answer(question=question, answer=messages.HOSTILE, refused=True, intent="hostile")
+
+    def _chitchat(self, question: str, intent: Intent, query: str) -> Answer:
+        return Answer(question=question, answer=messages.CHITCHAT, refused=True, intent="chitchat")
+
+    def _units(self, question: str, intent: Intent, query: str) -> Answer:
+        """Who leads / co-operates on a measure: the measure found by retrieval among clauses that
+        name their units, the units read from the parsed clause."""
+        searcher = self.searcher
+        has_units = lambda c: bool(c.lead_units or c.coop_units)
+        hits = searcher.search(query, k=3, keep=has_units)
+        if not hits:
+            return self._general(question, intent.model_copy(update={"kind": "general"}), query)
+        overall = searcher.search(query, k=1)
+        top = hits[0]
+        if overall and not has_units(overall[0].clause) and overall[0].clause.kind not in ("heading", "metadata") and overall[0].score > 1.5 * top.score:
+            # the question is about something that is not a measure with units (领导小组的组长由谁担任)
+            return self._general(question, intent.model_copy(update={"kind": "general"}), query)
+        clause = top.clause
+        draft = self._draft()
+        n = draft.cite(clause, top.score, quote=_responsibility_text(clause))
+        name = measure_name(clause)
+        lead, coop = "、".join(clause.lead_units) or "未写明", "、".join(clause.coop_units) or "未写明"
+        draft.lines.append(f"相关举措：{_measure_line(clause, clause.clause_id)}")
+        if intent.kind == "lead":
+            draft.lines.insert(0, f"“{name}”（{clause.clause_id}）的牵头单位是：{lead}[{n}]。")
+            if clause.coop_units:
+                draft.lines.append(f"配合单位：{coop}[{n}]。")
+        elif intent.kind == "coop":
+            draft.lines.insert(0, f"“{name}”（{clause.clause_id}）的配合单位是：{coop}[{n}]。")
+            draft.lines.append(f"牵头单位：{lead}[{n}]。")
+        else:
+            draft.lines.insert(0, f"“{name}”（{clause.clause_id}）的牵头单位是：{lead}；配合单位是：{coop}[{n}]。")
+        if intent.department and intent.kind != "lead":
+            units = clause.lead_units + clause.coop_units
+            names, _ = self.departments()
+            mentioned = intent.department in {names.get(u, u) for u in units}
+            role = "牵头" if intent.department in {names.get(u, u) for u in clause.lead_units} else "配合"
+            draft.lines.append(f"其中{'有' if mentioned else '没有'}{intent.department}" + (f"（{role}）[{n}]。" if mentioned else "。"))
+        return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
+
+    def _reverse(self, question: str, intent: Intent, query: str) -> Answer:
+        """What a department leads / co-operates on: complete, from the department table."""
+        names, rows = self.departments()
+        row = rows.get(intent.department or "")
+        if row is None:
+            hits = self.searcher.search(query, k=3)
+            return self._refuse(question, messages.NO_DEPARTMENT.format(name=intent.department or "该部门"), hits, intent.kind)
+        by_key = {(c.doc, c.clause_id): c for c in self.searcher.index.clauses if c.window == 0}
+        draft = self._draft()
+        others = [rows[c] for c in dict.fromkeys(names[n] for n in names if n in question) if c in rows and c != row.name]
+        if others and re.search(r"一起|共同|联合|同时|都|均", question):
+            role = "配合" if intent.kind == "reverse_coop" else "牵头"
+            pick = (lambda r: r.cooperates) if role == "配合" else (lambda r: r.leads)
+            shared = [ref for ref in pick(row) if all(ref in pick(o) for o in others)]
+            who = "、".join([row.name] + [o.name for o in others])
+            draft.lines.append(f"{who}共同{role}的举措共{len(shared)}项：" if shared else f"没有{who}共同{role}的举措。")
+            for ref in shared:
+                clause = self.searcher.index.whole(by_key[(ref.doc, ref.clause_id)])
+                draft.lines.append(f"- {_measure_line(clause, ref.clause_id)}[{draft.cite(clause, 1.0, quote=_responsibility_text(clause))}]")
+            return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
+        parts = []
+        if intent.kind in ("reverse_lead", "reverse_any"):
+            parts.append(("牵头", row.leads))
+        if intent.kind in ("reverse_coop", "reverse_any"):
+            parts.append(("配合", row.cooperates))
+        if intent.kind == "reverse_lead" and not row.leads:
+            parts.append(("配合", row.cooperates))
+        if intent.kind == "reverse_coop" and not row.cooperates:
+            parts.append(("牵头", row.leads))
+        for role, refs in parts:
+            if not refs:
+                draft.lines.append(f"{row.name}没有作为{role}单位的举措。")
+                continue
+            draft.lines.append(f"{row.name}作为{role}单位的举措共{len(refs)}项：")
+            for ref in refs:
+                clause = self.searcher.index.whole(by_key[(ref.doc, ref.clause_id)])
+                n = draft.cite(clause, 1.0, quote=_responsibility_text(clause))
+                draft.lines.append(f"- {_measure_line(clause, ref.clause_id)}[{n}]")
+        if row.aliases:
+            draft.lines.append(f"（文件中也写作：{'、'.join(row.aliases)}）")
+        return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
+
+    def _target(self, question: str, intent: Intent, query: str) -> Answer:
+        """A target number from the indicator table; falls back to retrieval when none matches."""
+        index = self.searcher.index
+        topic = intent.topic or query
+        if ASKS_MONEY.search(question):
+            return self._general(question, intent, query)
+        chosen = match_indicators(topic, index.indicators, self.searcher.lexical.tokenizer.synonyms)
+        if not chosen:
+            return self._general(question, intent, query)
+        best = 1.0
+        asked_years = set(YEAR.findall(question))
+        clauses = {(c.doc, c.clause_id): c for c in index.clauses if c.window == 0}
+        draft = self._draft()
+        for ind in chosen:
+            clause = index.whole(clauses[(ind.doc, ind.clause_id)])
+            doc_text = index.docs[ind.doc].title + clause.text + " ".join(c.text for c in index.clauses if c.doc == ind.doc and c.kind == "clause" and c.clause_id == clause.clause_id.split(".")[0])
+            if asked_years - set(YEAR.findall(doc_text)) or re.search(r"实际|完成了|已经完成|进度如何|目前.{0,4}(多少|几)", question):
+                return self._refuse(question, messages.NOT_IN_TEXT_NUMBER, [Hit(clause=clause, score=best)], intent.kind)
+            n = draft.cite(clause, best, quote=ind.sentence)
+            group = ind.group.lstrip("—")
+            draft.lines.append(f"{ind.indicator}：{ind.value}{' ' if ind.unit != '%' else ''}{ind.unit}（{group}）。原文：“{ind.sentence}”[{n}]")
+        if len(chosen) == 1:
+            draft.lines.insert(0, "到2025年的目标：" if "2025" in index.docs[chosen[0].doc].title + "2025" else "目标：")
+        else:
+            draft.lines.insert(0, "相关目标如下：")
+        return Answer(question=question, answer=draft.text(), citations=draft.citations, intent="target")
+
+    def _metadata(self, question: str, intent: Intent, query: str) -> Answer:
+        index = self.searcher.index
+        hits = self.searcher.search(query, k=3, keep=lambda c: c.kind == "metadata")
+        if not hits:
+            return self._general(question, intent.model_copy(update={"kind": "general"}), query)
+        clause = hits[0].clause
+        meta = index.docs[clause.doc]
+        fields = [(k, v) for k, v in [("title", meta.title), *meta.fields.items()] if v]
+        wanted = [k for k, pattern in messages.META_FIELDS if re.search(pattern, question)]
+        draft = self._draft()
+        n = draft.cite(clause, hits[0].score)
+        if "附件" in wanted and re.search(r"未收录|未公开|未随", meta.fields.get("附件", "")):
+            draft.citations[-1].quotes.append(f"附件：{meta.fields['附件']}")
+            return Answer(
+                question=question, answer=f"{messages.NOT_IN_TEXT}附件说明：{meta.fields['附件']}[{n}]", refused=True, citations=draft.citations, intent="metadata"
+            )
+        lines = []
+        for key in wanted or ["title", "文号", "发文单位", "状态"]:
+            value = meta.title if key == "title" else meta.fields.get(key)
+            if value:
+                label = "文件名称" if key == "title" else key
+                lines.append(f"{label}：{value}")
+                draft.citations[-1].quotes.append(f"{key}：{value}" if key != "title" else f"《{value}》")
+        if not lines:
+            return self._refuse(question, messages.NOT_IN_TEXT, hits, "metadata")
+        draft.lines.append(f"《{meta.title}》" + "；".join(lines) + f"[{n}]。")
+        return Answer(question=question, answer=draft.text(), citations=draft.citations, intent="metadata")
+
+    def _ranked(self, query: str) -> list[Hit]:
+        """The top clauses to cite: the best by rank, the last slot kept for the best clause of a
+        document not yet cited (measured on ncp-policy-qa: +1 point document hit@5, span recall kept)."""
+        k = self.settings.top_k
+        hits = self.searcher.search(query, k=k * 3)
+        top = hits[: max(1, k - 1)]
+        seen = {h.clause.doc for h in top}
+        extra = next((h for h in hits[len(top) :] if h.clause.doc not in seen), None)
+        rest = [extra] if extra is not None else hits[len(top) : len(top) + 1]
+        return top + rest
+
+    def _general(self, question: str, intent: Intent, query: str) -> Answer:
+        searcher = self.searcher
+        hits = self._ranked(query)
+        if not hits:
+            return self._refuse(question, messages.NOT_IN_TEXT, [], "general")
+        tokens = searcher.lexical.tokenizer.tokens(intent.topic or query) or searcher.lexical.tokenizer.tokens(query)
+        weights = {t: searcher.lexical.idf(t) for t in dict.fromkeys(tokens)}
+        evidence = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3])
+        listing = self._section_listing(intent, hits, weights)
+        if listing is not None:
+            return listing.model_copy(update={"question": question})
+        reason = self._out_of_scope(question, weights, evidence, hits)
+        if reason:
+            return self._refuse(question, reason, hits, "general")
+        limit = 5 if intent.asks_list else 3
+        chosen = pick_sentences([(h.clause, h.score) for h in hits], weights, limit=limit)
+        top = hits[0].clause
+        if chosen and len(top.text) <= 220 and top.kind in ("clause", "target", "preamble", "paragraph"):
+            # a short best clause is quoted whole: it is the answer, and its context matters
+            chosen = [(top, hits[0].score, top.text, 1.0)] + [c for c in chosen if c[0] is not top][:1]
+        draft = self._draft()
+        for hit in hits:  # numbered in rank order, so [1] is always the best clause
+            draft.cite(hit.clause, hit.score)
+        for clause, score, sentence, _ in chosen:
+            n = draft.cite(clause, score, quote=sentence)
+            draft.lines.append(("- " if intent.asks_list and len(chosen) > 1 else "") + f"{sentence}[{n}]")
+        return Answer(question=question, answer=draft.text(), citations=draft.citations, intent="general")
+
+    def _section_listing(self, intent: Intent, hits: list[Hit], weights: dict[str, float]) -> Answer | None:
+        """For 有哪些/哪几条 questions about a section (基本原则, 保障措施): its items, each cited;
+        for 第三条讲什么 after such a question: that item."""
+        if not intent.asks_list and not intent.ordinal:
+            return None
+        index = self.searcher.index
+        for hit in hits[:3]:
+            clause = hit.clause
+            children = [c for c in index.clauses if c.doc == clause.doc and c.window == 0 and c.clause_id.startswith(clause.clause_id + ".") and c.clause_id.count(".") == clause.clause_id.count(".") + 1]
+            label = clause.heading_path[-1] if clause.heading_path else ""
+            if intent.ordinal and len(children) >= intent.ordinal:
+                child = index.whole(children[intent.ordinal - 1])
+                draft = self._draft()
+                n = draft.cite(child, hit.score, quote=child.text)
+                draft.lines.append(f"{label}的第{intent.ordinal}项：{child.text}[{n}]")
+                return Answer(question="", answer=draft.text(), citations=draft.citations, intent="general")
+            if intent.asks_list and len(children) >= 2 and weights and sum(w for t, w in weights.items() if t in label) >= 0.4 * sum(weights.values()):
+                draft = self._draft()
+                draft.lines.append(f"{label}共{len(children)}项：")
+                for child in children:
+                    child = index.whole(child)
+                    first = child.text.split("。")[0]
+                    n = draft.cite(child, hit.score, quote=first + "。" if len(first) < len(child.text) else first)
+                    draft.lines.append(f"- {first}[{n}]")
+                return Answer(question="", answer=draft.text(), citations=draft.citations, intent="general")
+        return None
+
+    def _out_of_scope(self, question: str, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
+        """Why the retrieved clauses do not answer the question, or None when they may."""
+        if ASKS_MONEY.search(question) and not MONEY.search(evidence):
+            return messages.NOT_IN_TEXT_MONEY
+        if ASKS_TIME.search(question) and not DATES.search(evidence):
+            return messages.NOT_IN_TEXT_TIME
+        if ASKS_CONTACT.search(question) and not CONTACT.search(evidence):
+            return messages.NOT_IN_TEXT_CONTACT
+        if ASKS_SUBSIDY.search(question) and not SUBSIDY.search(evidence):
+            return messages.NOT_IN_TEXT_MONEY
+        if ASKS_CONDITIONS.search(question) and not CONDITIONS.search(evidence):
+            return messages.NOT_IN_TEXT_CONDITIONS
+        if "附件" in question:
+            notes = [self.searcher.index.docs[h.clause.doc].get("附件") for h in hits[:3]]
+            if any(re.search(r"未收录|未公开|未随", n or "") for n in notes):
+                return messages.NOT_IN_TEXT + next(f"附件说明：{n}" for n in notes if n and re.search(r"未收录|未公开|未随", n))
+        asked_years = set(YEAR.findall(question))
+        if asked_years and not asked_years & set(YEAR.findall(evidence + " ".join(self.searcher.index.docs[h.clause.doc].title for h in hits[:3]))):
+            return messages.NOT_IN_TEXT
+        if coverage(weights, evidence, self.searcher.lexical.tokenizer.synonyms) < self.settings.min_coverage:
+            return messages.NOT_IN_TEXT
+        return None
+
+
+def coverage(weights: dict[str, float], evidence: str, synonyms: dict[str, list[str]]) -> float:
+    """IDF-weighted share of the question's content words (or their policy synonyms) found in the
+    evidence. Single characters carry too little meaning to count."""
+    content = {t: w for t, w in weights.items() if len(t) >= 2}
+    total = sum(content.values())
+    if total <= 0:
+        return 0.0
+    found = sum(w for t, w in content.items() if t in evidence or any(x in evidence for x in synonyms.get(t, ())))
+    return found / total
+
+
+def match_indicators(topic: str, indicators: list, synonyms: dict[str, list[str]] | None = None) -> list:
+    """Indicators named by the topic. A topic listing several (有效高企、瞪羚企业、上市企业) gets
+    each part that names one indicator completely."""
+    from assistant.retrieval.tokenize import expand_query
+
+    clean = lambda text: re.sub(r"[“”\"()（）\s]", "", text)
+
+    def grams(text: str) -> set[str]:
+        return {text[i : i + 2] for i in range(len(text) - 1)}
+
+    def score(text: str, name: str) -> float:
+        core = clean(re.sub(r"^(新增|净增|全市|其中)", "", name))
+        contained = len(grams(core) & grams(clean(text))) / max(1, len(grams(core)))
+        return 0.5 * bigram_similarity(text, name) + 0.5 * contained
+
+    synonyms = synonyms or {}
+    whole = expand_query(topic, synonyms)
+    ranked = sorted(((score(whole, i.indicator), n) for n, i in enumerate(indicators)), key=lambda x: -x[0])
+    chosen: list = []
+    if ranked and ranked[0][0] >= 0.5:
+        chosen = [indicators[n] for s, n in ranked if s >= ranked[0][0] - 0.08]
+    parts = [p for p in re.split(r"[、，,和及与跟；;\s]|以及|还有", topic) if len(clean(p)) >= 3]
+    if len(parts) > 1:
+        for part in parts:
+            part_grams = grams(clean(expand_query(part, synonyms)))
+            own = grams(clean(part))
+            fits = [i for i in indicators if own and len(own & grams(clean(i.indicator))) == len(own)]
+            if not fits:
+                fits = [i for i in indicators if part_grams and len(part_grams & grams(clean(i.indicator))) >= 0.8 * len(grams(clean(i.indicator)))]
+            if len(fits) == 1 and fits[0] not in chosen:
+                chosen.append(fits[0])
+    return chosen[:6]
+
+
+def _measure_line(clause: Clause, clause_id: str) -> str:
+    """`关键技术“突破”行动（四.(四).16）：大力实施祖冲之自主可控产业技术攻关计划…` with the
+    programme names the measure puts in quotes."""
+    from assistant.retrieval.tokenize import quoted_terms
+
+    body = re.sub(r"^[^。]{0,40}。", "", clause.text, count=1)
+    body = re.sub(r"[〔(（][^〔〕()（）]*(牵头单位|责任单位)[\s\S]*$", "", body).strip()
+    snippet = body[:46].rstrip("，,、；;") + ("…" if len(body) > 46 else "")
+    names = [t for t in quoted_terms([body]) if t not in snippet][:4]
+    extra = f"（涉及：{'、'.join(names)}）" if names else ""
+    return f"{measure_name(clause)}（{clause_id}）：{snippet}{extra}"
+
+
+def _responsibility_text(clause: Clause) -> str:
+    from assistant.ingestion.departments import find_responsibility
+
+    _, _, span = find_responsibility(clause.text)
+    return clause.text[span[0] : span[1]] if span else ""
