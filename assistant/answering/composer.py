@@ -80,7 +80,7 @@ def pick_sentences(
     best = candidates[0][3]
     chosen, per = [], {}
     for clause, score, sentence, s in candidates:
-        if len(chosen) >= limit or s < 0.6 * best:
+        if len(chosen) >= limit or s < 0.5 * best:
             break
         key = (clause.doc, clause.clause_id)
         if per.get(key, 0) >= per_clause:

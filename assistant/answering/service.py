@@ -214,8 +214,10 @@ class Assistant:
         topic = intent.topic or query
         if ASKS_MONEY.search(question):
             return self._general(question, intent, query)
-        chosen = match_indicators(topic, index.indicators, self.searcher.lexical.tokenizer.synonyms)
-        if not chosen:
+        chosen = match_indicators(topic.replace(" ", ""), index.indicators, self.searcher.lexical.tokenizer.synonyms, question)
+        explicit = re.search(r"多少|几|比重|占比|比例|百分", question)
+        if not chosen or not explicit and len(chosen) > 1:
+            # 国家级创新平台有什么目标？ names no number: the target clause itself answers
             return self._general(question, intent, query)
         best = 1.0
         asked_years = set(YEAR.findall(question))
@@ -280,7 +282,7 @@ class Assistant:
         if not hits:
             return self._refuse(question, messages.NOT_IN_TEXT, [], "general")
         tokens = searcher.lexical.tokenizer.tokens(intent.topic or query) or searcher.lexical.tokenizer.tokens(query)
-        weights = {t: searcher.lexical.idf(t) for t in dict.fromkeys(tokens)}
+        weights = self._weights(tokens)
         evidence = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3])
         listing = self._section_listing(intent, hits, weights)
         if listing is not None:
@@ -301,6 +303,12 @@ class Assistant:
             n = draft.cite(clause, score, quote=sentence)
             draft.lines.append(("- " if intent.asks_list and len(chosen) > 1 else "") + f"{sentence}[{n}]")
         return Answer(question=question, answer=draft.text(), citations=draft.citations, intent="general")
+
+    def _weights(self, tokens: list[str]) -> dict[str, float]:
+        """IDF weights of the question's words. A word the corpus never uses is discounted: it is as
+        often a paraphrase (孩子 for 子女) as a sign the question is out of scope."""
+        lexical = self.searcher.lexical
+        return {t: lexical.idf(t) * (1.0 if lexical.known(t) else 0.6) for t in dict.fromkeys(tokens)}
 
     def _section_listing(self, intent: Intent, hits: list[Hit], weights: dict[str, float]) -> Answer | None:
         """For 有哪些/哪几条 questions about a section (基本原则, 保障措施): its items, each cited;
@@ -364,7 +372,7 @@ def coverage(weights: dict[str, float], evidence: str, synonyms: dict[str, list[
     return found / total
 
 
-def match_indicators(topic: str, indicators: list, synonyms: dict[str, list[str]] | None = None) -> list:
+def match_indicators(topic: str, indicators: list, synonyms: dict[str, list[str]] | None = None, question: str = "") -> list:
     """Indicators named by the topic. A topic listing several (有效高企、瞪羚企业、上市企业) gets
     each part that names one indicator completely."""
     from assistant.retrieval.tokenize import expand_query
@@ -385,9 +393,10 @@ def match_indicators(topic: str, indicators: list, synonyms: dict[str, list[str]
     chosen: list = []
     if ranked and ranked[0][0] >= 0.5:
         chosen = [indicators[n] for s, n in ranked if s >= ranked[0][0] - 0.08]
-    parts = [p for p in re.split(r"[、，,和及与跟；;\s]|以及|还有", topic) if len(clean(p)) >= 3]
+    parts = [p for p in re.split(r"[、，,和及与跟；;（）()\s]|以及|还有", question or topic) if len(clean(p)) >= 3]
     if len(parts) > 1:
         for part in parts:
+            part = re.sub(r"(的)?(目标|指标)?(分别|是|要|达到|多少|有多少|计划|新增)*[？?]?$", "", part)
             part_grams = grams(clean(expand_query(part, synonyms)))
             own = grams(clean(part))
             fits = [i for i in indicators if own and len(own & grams(clean(i.indicator))) == len(own)]
