@@ -147,6 +147,42 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from assistant.evaluation.questions import load_questions
+    from assistant.evaluation.runner import check_thresholds, evaluate, write_report
+    from assistant.evaluation.systems import build_systems
+
+    s = get_settings()
+    _assistant(args)  # builds the index when missing
+    index = args.index or s.index_dir
+    knowledge = args.knowledge or s.knowledge_dir
+    systems = build_systems([x.strip() for x in args.systems.split(",") if x.strip()], index, knowledge)
+    status = 0
+    for path in args.questions:
+        questions = load_questions(path)[: args.limit]
+        bar = tqdm(total=len(questions) * len(systems), desc=f"eval {path.name}", unit="q", mininterval=0.5)
+
+        def step(done: int, total: int, name: str) -> None:
+            bar.set_postfix_str(name, refresh=False)
+            bar.update(done - bar.n)
+
+        report = evaluate(questions, systems, path.name, step)
+        bar.close()
+        out = (args.out or Path("eval/out")) / path.stem if len(args.questions) > 1 or args.out is None else args.out
+        written = write_report(report, out)
+        main = report.systems[0]
+        shown = {k: round(v, 3) for k, v in main.overall.items()}
+        print(f"{path.name}: {json.dumps(shown, ensure_ascii=False)}")
+        print(f"report: {written}")
+        failures = check_thresholds(report, args.fail_under or [])
+        for failure in failures:
+            print(f"FAIL {path.name}: {failure}", file=sys.stderr)
+        status = status or (1 if failures else 0)
+    return status
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="昆山人才科创政策问答助手")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path)
     p.set_defaults(func=cmd_ask)
 
+    p = sub.add_parser("eval", help="score question sets; write metrics.json, report.md and charts")
+    p.add_argument("--questions", type=Path, action="append", help="question file (repeatable; default eval/questions.jsonl)")
+    p.add_argument("--knowledge", type=Path)
+    p.add_argument("--index", type=Path)
+    p.add_argument("--out", type=Path, help="output directory (default eval/out/<questions file>)")
+    p.add_argument("--systems", default="assistant,bm25,dense,naive", help="comma-separated: assistant, bm25, dense, naive, random (the first is gated)")
+    p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when the first system is below (false_refusal, latency: above)")
+    p.add_argument("--limit", type=int, help="only the first N questions of each file")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("clauses", help="list the parsed clauses")
     p.add_argument("--knowledge", type=Path)
     p.add_argument("--doc", help="only this document (file stem)")
@@ -185,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    if getattr(args, "func", None) is cmd_eval and not args.questions:
+        from assistant.settings import PROJECT_ROOT
+
+        args.questions = [PROJECT_ROOT / "eval" / "questions.jsonl"]
     from assistant.retrieval.index import IndexError_
 
     try:

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from langchain_core.documents import Document
+
+from assistant.retrieval.retriever import PolicyRetriever, domain_words, open_searcher
+
+
+def test_hybrid_finds_measures_by_paraphrase(plan_index):
+    searcher = open_searcher(plan_index)
+    assert searcher is open_searcher(plan_index)  # loaded once per build
+    top = searcher.search("孩子上学看病", k=3)
+    assert "四.(六).20" in [h.clause.clause_id for h in top]
+    hit = searcher.search("博士后集聚双百行动", k=1)[0]
+    assert hit.clause.clause_id == "四.(二).5" and hit.lexical > 0 and 0 < hit.similarity <= 1
+
+
+def test_keep_filter_limits_both_sides(plan_index):
+    hits = open_searcher(plan_index).search("人才", k=30, keep=lambda c: bool(c.lead_units))
+    assert hits and all(h.clause.lead_units for h in hits)
+    assert len(hits) == 22
+
+
+def test_langchain_retriever(plan_index):
+    retriever = PolicyRetriever(searcher=open_searcher(plan_index), k=3)
+    docs = retriever.invoke("人才租赁住房")
+    assert all(isinstance(d, Document) for d in docs) and len(docs) == 3
+    assert docs[0].metadata["clause_id"] == "四.(六).22"
+    assert "市委人才办" in docs[0].metadata["lead_units"]
+
+
+def test_domain_words_include_departments_and_programmes(plan_index):
+    words = domain_words(open_searcher(plan_index).index.clauses)
+    assert {"市科技局", "科技局", "昆聚英才", "揭榜挂帅"} <= set(words)
