@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     max_clause_chars: int = Field(450, description="longer clauses are split into sentence windows")
     window_chars: int = Field(300, description="target size of a sentence window")
     embed_batch: int = 32
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")
 

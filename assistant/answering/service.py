@@ -100,6 +100,8 @@ class Assistant:
             self._add_related(answer, query)
         answer.intent = answer.intent if answer.intent != "general" else intent.kind
         answer.resolved_question = query
+        if self.searcher.dense_error:
+            answer.notice = (answer.notice + " " if answer.notice else "") + messages.DENSE_DOWN
         return answer
 
     def _add_related(self, answer: Answer, query: str) -> None:
@@ -135,7 +137,7 @@ class Assistant:
         name their units, the units read from the parsed clause."""
         searcher = self.searcher
         has_units = lambda c: bool(c.lead_units or c.coop_units)
-        hits = searcher.search(query, k=3, keep=has_units)
+        hits = searcher.search(query, k=3, keep=has_units, keep_name="has_units")
         if not hits:
             return self._general(question, intent.model_copy(update={"kind": "general"}), query)
         overall = searcher.search(query, k=1)
@@ -173,7 +175,7 @@ class Assistant:
         if row is None:
             hits = self.searcher.search(query, k=3)
             return self._refuse(question, messages.NO_DEPARTMENT.format(name=intent.department or "该部门"), hits, intent.kind)
-        by_key = {(c.doc, c.clause_id): c for c in self.searcher.index.clauses if c.window == 0}
+        index = self.searcher.index
         draft = self._draft()
         others = [rows[c] for c in dict.fromkeys(names[n] for n in names if n in question) if c in rows and c != row.name]
         if others and re.search(r"一起|共同|联合|同时|都|均", question):
@@ -183,7 +185,7 @@ class Assistant:
             who = "、".join([row.name] + [o.name for o in others])
             draft.lines.append(f"{who}共同{role}的举措共{len(shared)}项：" if shared else f"没有{who}共同{role}的举措。")
             for ref in shared:
-                clause = self.searcher.index.whole(by_key[(ref.doc, ref.clause_id)])
+                clause = index.clause(ref.doc, ref.clause_id)
                 draft.lines.append(f"- {_measure_line(clause, ref.clause_id)}[{draft.cite(clause, 1.0, quote=_responsibility_text(clause))}]")
             return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
         parts = []
@@ -201,7 +203,7 @@ class Assistant:
                 continue
             draft.lines.append(f"{row.name}作为{role}单位的举措共{len(refs)}项：")
             for ref in refs:
-                clause = self.searcher.index.whole(by_key[(ref.doc, ref.clause_id)])
+                clause = index.clause(ref.doc, ref.clause_id)
                 n = draft.cite(clause, 1.0, quote=_responsibility_text(clause))
                 draft.lines.append(f"- {_measure_line(clause, ref.clause_id)}[{n}]")
         if row.aliases:
@@ -221,11 +223,11 @@ class Assistant:
             return self._general(question, intent, query)
         best = 1.0
         asked_years = set(YEAR.findall(question))
-        clauses = {(c.doc, c.clause_id): c for c in index.clauses if c.window == 0}
         draft = self._draft()
         for ind in chosen:
-            clause = index.whole(clauses[(ind.doc, ind.clause_id)])
-            doc_text = index.docs[ind.doc].title + clause.text + " ".join(c.text for c in index.clauses if c.doc == ind.doc and c.kind == "clause" and c.clause_id == clause.clause_id.split(".")[0])
+            clause = index.clause(ind.doc, ind.clause_id)
+            section = index.clause(ind.doc, clause.clause_id.split(".")[0])
+            doc_text = index.docs[ind.doc].title + clause.text + (section.text if section else "")
             if asked_years - set(YEAR.findall(doc_text)) or re.search(r"实际|完成了|已经完成|进度如何|目前.{0,4}(多少|几)", question):
                 return self._refuse(question, messages.NOT_IN_TEXT_NUMBER, [Hit(clause=clause, score=best)], intent.kind)
             n = draft.cite(clause, best, quote=ind.sentence)
@@ -239,7 +241,7 @@ class Assistant:
 
     def _metadata(self, question: str, intent: Intent, query: str) -> Answer:
         index = self.searcher.index
-        hits = self.searcher.search(query, k=3, keep=lambda c: c.kind == "metadata")
+        hits = self.searcher.search(query, k=3, keep=lambda c: c.kind == "metadata", keep_name="metadata")
         if not hits:
             return self._general(question, intent.model_copy(update={"kind": "general"}), query)
         clause = hits[0].clause
@@ -318,10 +320,10 @@ class Assistant:
         index = self.searcher.index
         for hit in hits[:3]:
             clause = hit.clause
-            children = [c for c in index.clauses if c.doc == clause.doc and c.window == 0 and c.clause_id.startswith(clause.clause_id + ".") and c.clause_id.count(".") == clause.clause_id.count(".") + 1]
+            children = index.children(clause)
             label = clause.heading_path[-1] if clause.heading_path else ""
             if intent.ordinal and len(children) >= intent.ordinal:
-                child = index.whole(children[intent.ordinal - 1])
+                child = children[intent.ordinal - 1]
                 draft = self._draft()
                 n = draft.cite(child, hit.score, quote=child.text)
                 draft.lines.append(f"{label}的第{intent.ordinal}项：{child.text}[{n}]")
@@ -330,7 +332,6 @@ class Assistant:
                 draft = self._draft()
                 draft.lines.append(f"{label}共{len(children)}项：")
                 for child in children:
-                    child = index.whole(child)
                     first = child.text.split("。")[0]
                     n = draft.cite(child, hit.score, quote=first + "。" if len(first) < len(child.text) else first)
                     draft.lines.append(f"- {first}[{n}]")

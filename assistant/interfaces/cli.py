@@ -38,6 +38,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         window_chars=s.window_chars,
         batch=s.embed_batch,
         progress=not args.quiet,
+        chroma_url=s.chroma_url,
     )
     if args.json:
         print(report.model_dump_json(indent=1))
@@ -104,7 +105,9 @@ def _assistant(args: argparse.Namespace):
     index = args.index or s.index_dir
     if current_build(index) is None:
         print(f"no index at {index}: building it from {args.knowledge or s.knowledge_dir} …", file=sys.stderr)
-        ingest(args.knowledge or s.knowledge_dir, index, s.embedder, max_chars=s.max_clause_chars, window_chars=s.window_chars, batch=s.embed_batch)
+        ingest(
+            args.knowledge or s.knowledge_dir, index, s.embedder, max_chars=s.max_clause_chars, window_chars=s.window_chars, batch=s.embed_batch, chroma_url=s.chroma_url
+        )
     return Assistant(index)
 
 

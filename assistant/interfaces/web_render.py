@@ -95,17 +95,27 @@ def citation_card(citation: Citation, meta: DocumentMeta | None) -> str:
     )
 
 
-def citations_html(citations: Sequence[Citation], docs: dict[str, DocumentMeta]) -> str:
+def citations_html(citations: Sequence[Citation], docs: dict[str, DocumentMeta], answer: str = "") -> str:
+    """Cards of the clauses the answer quotes or refers to ([n]); the other related clauses folded away."""
     if not citations:
         return ""
-    cards = "".join(citation_card(c, docs.get(c.doc)) for c in citations)
-    return f'<div class="kp-cites"><div class="kp-cites-label">引用条款</div>{cards}</div>'
+    referred = {int(n) for n in REF.findall(answer)}
+    main = [c for c in citations if c.quotes or c.n in referred] or list(citations[:1])
+    rest = [c for c in citations if c not in main]
+    cards = "".join(citation_card(c, docs.get(c.doc)) for c in main)
+    more = (
+        f'<details class="kp-more"><summary>其他相关条款（{len(rest)}）</summary>'
+        + "".join(citation_card(c, docs.get(c.doc)) for c in rest)
+        + "</details>"
+        if rest
+        else ""
+    )
+    return f'<div class="kp-cites"><div class="kp-cites-label">引用条款</div>{cards}{more}</div>'
 
 
-def message_html(answer: str, citations: Sequence[Citation] = (), docs: dict[str, DocumentMeta] | None = None, note: str = "") -> str:
+def message_html(answer: str, citations: Sequence[Citation] = (), docs: dict[str, DocumentMeta] | None = None) -> str:
     """One assistant message: the answer, then its citation cards."""
-    extra = f'<div class="kp-note">{esc(note)}</div>' if note else ""
-    return '<div class="kp-msg">' + answer_html(answer) + extra + citations_html(citations, docs or {}) + "</div>"
+    return '<div class="kp-msg">' + answer_html(answer) + citations_html(citations, docs or {}, answer) + "</div>"
 
 
 def notice_html(text: str, kind: str = "info") -> str:

@@ -2,6 +2,7 @@
 document matches as a whole. Windows of one clause collapse into one hit."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import numpy as np
@@ -9,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.models import Clause
 from assistant.retrieval.index import KnowledgeIndex
+
+log = logging.getLogger(__name__)
 
 
 class Hit(BaseModel):
@@ -42,6 +45,8 @@ class HybridSearcher:
         doc_number = {d: i for i, d in enumerate(sorted({c.doc for c in index.clauses}))}
         self.doc_ids = np.array([doc_number[c.doc] for c in index.clauses], dtype=np.int64)
         self.n_docs = len(doc_number)
+        self._masks: dict[str, np.ndarray] = {}
+        self.dense_error: str | None = None
 
     def _dense_vector(self, query: str, where: dict | None) -> tuple[np.ndarray, np.ndarray]:
         """(normalised scores, raw cosine similarities) over all clauses."""
@@ -49,7 +54,13 @@ class HybridSearcher:
         raw = np.zeros(len(self.index.clauses), dtype=np.float32)
         if self.weights.dense <= 0 or not self.index.clauses:
             return scores, raw
-        hits = self.index.dense_search(query, k=self.weights.dense_candidates, where=where)
+        try:
+            hits = self.index.dense_search(query, k=self.weights.dense_candidates, where=where)
+            self.dense_error = None
+        except Exception as exc:  # a Chroma server down or unreachable: keep answering lexically
+            self.dense_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            log.warning("dense search unavailable, lexical only: %s", self.dense_error)
+            return scores, raw
         if not hits:
             return scores, raw
         sims = np.array([s for _, s in hits], dtype=np.float32)
@@ -79,6 +90,15 @@ class HybridSearcher:
                 fused = fused + self.weights.document * (doc / top_doc)[self.doc_ids]
         return fused, lex_n, dense_n, raw
 
+    def _mask(self, keep: Callable[[Clause], bool], name: str | None) -> np.ndarray:
+        """The filter as a boolean array; a named filter is computed once per build."""
+        if name is not None and name in self._masks:
+            return self._masks[name]
+        mask = np.fromiter((keep(c) for c in self.index.clauses), dtype=bool, count=len(self.index.clauses))
+        if name is not None:
+            self._masks[name] = mask
+        return mask
+
     def search(
         self,
         query: str,
@@ -86,12 +106,13 @@ class HybridSearcher:
         *,
         where: dict | None = None,
         keep: Callable[[Clause], bool] | None = None,
+        keep_name: str | None = None,
     ) -> list[Hit]:
         """Top-k whole clauses for the query; `where` is a Chroma metadata filter, `keep` the same
         condition for the lexical side."""
         if not self.index.clauses or not query.strip():
             return []
-        mask = np.array([keep(c) for c in self.index.clauses]) if keep is not None else None
+        mask = self._mask(keep, keep_name) if keep is not None else None
         fused, lex, dense, raw = self.scores(query, where, mask)
         if mask is not None:
             fused = np.where(mask, fused, -1.0)

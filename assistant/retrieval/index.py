@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -49,6 +50,7 @@ class DocEntry(BaseModel):
 class Manifest(BaseModel):
     embedder: str = Field(description="identity of the vectors; never mixed")
     embedder_spec: str = Field("e5", description="how to load that embedder")
+    chroma_url: str | None = Field(None, description="the Chroma server holding the vectors; None: embedded in the build")
     collection: str
     created: float = Field(default_factory=time.time)
     knowledge_dir: str = ""
@@ -68,10 +70,15 @@ def collection_name(index_dir: Path) -> str:
     return f"{COLLECTION_PREFIX}{stem}"[:60]
 
 
-def chroma_client(path: Path):
+def chroma_client(path: Path, url: str | None = None):
+    """The embedded store at `path`, or a Chroma server when `url` (http://host:port) is given."""
     import chromadb
 
-    return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False, allow_reset=False))
+    settings = chromadb.Settings(anonymized_telemetry=False, allow_reset=False)
+    if url:
+        parsed = urlparse(url)
+        return chromadb.HttpClient(host=parsed.hostname or "127.0.0.1", port=parsed.port or 8000, ssl=parsed.scheme == "https", settings=settings)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
 
 
 def _embedding_function(embedder: Embedder):
@@ -165,6 +172,9 @@ class KnowledgeIndex:
         self.clauses = clauses
         self.indicators = indicators
         self.by_key = {c.key: c for c in clauses}
+        self.by_doc: dict[str, list[Clause]] = {}
+        for c in clauses:
+            self.by_doc.setdefault(c.doc, []).append(c)
         self.docs = {d: e.meta for d, e in manifest.docs.items()}
         self._collection = None
         self._departments: DepartmentRegistry | None = None
@@ -181,6 +191,18 @@ class KnowledgeIndex:
             parts = [self.by_key[f"{clause.doc}::{clause.clause_id}#{i}"] for i in range(clause.windows)]
             self._whole[key] = merge_windows(parts)
         return self._whole[key]
+
+    def clause(self, doc: str, clause_id: str) -> Clause | None:
+        """The whole clause `clause_id` of `doc`."""
+        first = self.by_key.get(f"{doc}::{clause_id}") or self.by_key.get(f"{doc}::{clause_id}#0")
+        return self.whole(first) if first is not None else None
+
+    def children(self, clause: Clause) -> list[Clause]:
+        """The direct sub-clauses (whole) of a clause, in order."""
+        prefix, depth = clause.clause_id + ".", clause.clause_id.count(".") + 1
+        return [
+            self.whole(c) for c in self.by_doc.get(clause.doc, []) if c.window == 0 and c.clause_id.startswith(prefix) and c.clause_id.count(".") == depth
+        ]
 
     @staticmethod
     def current_name(index_dir: Path) -> str:
@@ -204,7 +226,7 @@ class KnowledgeIndex:
     @property
     def collection(self):
         if self._collection is None:
-            client = chroma_client(self.build / "chroma")
+            client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
             self._collection = client.get_collection(self.manifest.collection, embedding_function=_embedding_function(self.embedder))
         return self._collection
 
@@ -265,6 +287,7 @@ def ingest(
     window_chars: int = 300,
     batch: int = 32,
     progress: bool = True,
+    chroma_url: str | None = None,
 ) -> IngestReport:
     """Bring the index in line with the knowledge directory, embedding only new or changed text."""
     started = time.perf_counter()
@@ -333,11 +356,12 @@ def ingest(
             return report
 
         build = index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        name = collection_name(index_dir)
+        # on a server, each build is its own collection, so the serving one is never touched
+        name = collection_name(index_dir) + (f"-{build.name[6:]}" if chroma_url else "")
         (build / "chroma").mkdir(parents=True)
         # A fresh store each build, filled from the embedding cache: only new text is embedded, and a
         # build never shares files with the one serving.
-        client = chroma_client(build / "chroma")
+        client = chroma_client(build / "chroma", chroma_url)
         collection = client.create_collection(
             name, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
         )
@@ -364,7 +388,7 @@ def ingest(
         report.passages = collection.count()
         del collection, client
 
-        manifest = Manifest(embedder=embedder.name, embedder_spec=embedder_spec, collection=name, knowledge_dir=str(knowledge_dir), parse_settings=parse_settings, docs=docs)
+        manifest = Manifest(embedder=embedder.name, embedder_spec=embedder_spec, chroma_url=chroma_url, collection=name, knowledge_dir=str(knowledge_dir), parse_settings=parse_settings, docs=docs)
         _write_jsonl(build / "clauses.jsonl", [c for d in docs for c in clauses[d]])
         _write_jsonl(build / "indicators.jsonl", [i for d in docs for i in indicators[d]])
         from assistant.retrieval.retriever import LEXICAL_DIR, build_lexical
@@ -374,9 +398,28 @@ def ingest(
         _atomic_write(index_dir / CURRENT, json.dumps({"build": build.name, "embedder": embedder.name}))
         # the previous build stays one round so a process still reading it is not cut off
         _remove_stale_builds(index_dir, keep={build.name} | ({serving.name} if serving else set()))
+        if chroma_url:
+            _drop_stale_collections(chroma_client(build / "chroma", chroma_url), collection_name(index_dir), keep={name, _collection_of(serving)})
         report.build = build.name
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+
+def _collection_of(build: Path | None) -> str | None:
+    if build is None:
+        return None
+    return Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8")).collection
+
+
+def _drop_stale_collections(client, prefix: str, keep: set[str | None]) -> None:
+    """Server-side collections of builds that no longer exist (best effort: never fails an ingest)."""
+    try:
+        for name in client.list_collections():
+            name = getattr(name, "name", name)
+            if name.startswith(prefix + "-") and name not in keep:
+                client.delete_collection(name)
+    except Exception as exc:  # the server may be busy; stale collections are harmless
+        log.warning("could not drop stale collections: %s", exc)
 
 
 def _sha256(path: Path) -> str:

@@ -1,0 +1,555 @@
+"""The Gradio web UI: 问答 (chat with cited clauses), 部门, 目标, 知识库, and the `ask`/`chat` API.
+
+`build_app(settings)` only builds the Blocks; `launch_app` starts it (with the page CSS, which Gradio 6
+takes at launch time). All HTML comes from `web_render`, which escapes every piece of text.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import pandas as pd  # noqa: E402
+from pydantic import BaseModel  # noqa: E402
+
+from assistant.answering.service import Assistant  # noqa: E402
+from assistant.feedback import FeedbackStore, Rating, feedback_path  # noqa: E402
+from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
+from assistant.ingestion.departments import DepartmentRow, department_table  # noqa: E402
+from assistant.interfaces import web_render as R  # noqa: E402
+from assistant.models import Answer, Clause, IngestReport  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, current_build, ingest, knowledge_files  # noqa: E402
+from assistant.retrieval.retriever import open_searcher  # noqa: E402
+from assistant.settings import Settings  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+TITLE = "昆山人才科创政策问答助手"
+MODE = "抽取式（不使用大模型）"
+HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+STREAM_STEPS = 12  # the answer is extracted at once; it is revealed in steps so it reads as it arrives
+STREAM_PAUSE = 0.03
+APPLICANT_EXAMPLES = ["海外人才来昆创业有什么支持？", "高校毕业生来昆山发展有哪些举措？", "到2025年有效高新技术企业要达到多少家？"]
+STAFF_EXAMPLES = ["博士后集聚“双百”行动由谁牵头？", "市科技局牵头哪些工作？", "深化对台人才科创合作的配合单位有哪些？"]
+UPLOAD_TYPES = [s for s in SUPPORTED_SUFFIXES if s != ".htm"]
+
+CSS = """
+.kp-header h1 { margin: 0 0 .2em 0; font-size: 1.6em; }
+.kp-mode { display: inline-block; padding: .15em .6em; border-radius: 1em; background: #eef4ff; color: #1d4ed8; font-size: .9em; }
+.kp-answer p { margin: .2em 0; }
+.kp-answer ul { margin: .2em 0 .2em 1.2em; }
+.kp-ref { color: #1d4ed8; font-weight: 600; }
+.kp-cites { margin-top: .6em; border-top: 1px solid #e5e7eb; padding-top: .4em; }
+.kp-cites-label { font-size: .85em; color: #6b7280; margin-bottom: .3em; }
+.kp-card { border: 1px solid #e5e7eb; border-radius: 8px; padding: .45em .7em; margin: .35em 0; background: #fafafa; }
+.kp-card-head { font-weight: 600; }
+.kp-n { color: #1d4ed8; }
+.kp-kind { font-size: .75em; font-weight: 400; padding: 0 .4em; border-radius: .6em; background: #e0e7ff; color: #3730a3; }
+.kp-path { font-size: .88em; color: #374151; }
+.kp-meta { font-size: .8em; color: #6b7280; }
+.kp-details summary { cursor: pointer; color: #1d4ed8; font-size: .88em; }
+.kp-text { white-space: normal; font-size: .9em; line-height: 1.6; padding: .3em 0; }
+.kp-text mark { background: #fde68a; padding: 0 .1em; }
+.kp-note { font-size: .85em; color: #6b7280; }
+.kp-notice { padding: .4em .7em; border-radius: 6px; margin: .3em 0; }
+.kp-info { background: #eff6ff; }
+.kp-ok { background: #ecfdf5; color: #065f46; }
+.kp-error { background: #fef2f2; color: #991b1b; }
+.kp-table { border-collapse: collapse; width: 100%; font-size: .92em; }
+.kp-table th, .kp-table td { border: 1px solid #e5e7eb; padding: .3em .5em; text-align: left; vertical-align: top; }
+.kp-table th { background: #f3f4f6; }
+.kp-examples button { font-size: .88em !important; }
+.kp-examples-label { font-weight: 600; padding-top: .3em; white-space: nowrap; }
+.kp-more > summary { cursor: pointer; color: #6b7280; font-size: .85em; margin: .2em 0; }
+"""
+
+
+# -- state of one chat session ----------------------------------------------------------------------
+def new_chat_state() -> dict[str, Any]:
+    """questions: earlier user questions (the assistant's history); answers: message index → record."""
+    return {"messages": [], "questions": [], "answers": {}}
+
+
+def answer_record(answer: Answer) -> dict[str, Any]:
+    public = answer.public()
+    return {"question": answer.question, "answer": answer.answer, "citations": public["citations"], "rating": "none"}
+
+
+def parse_history(history: list[str] | str | None) -> list[str]:
+    """The API takes earlier questions as a list, or as that list in a JSON string."""
+    if history is None or history == "":
+        return []
+    if isinstance(history, str):
+        try:
+            history = json.loads(history)
+        except ValueError as exc:
+            raise ValueError(f"history must be a list of strings or a JSON list: {exc}") from None
+    if not isinstance(history, list) or not all(isinstance(h, str) for h in history):
+        raise ValueError("history must be a list of strings (earlier questions, oldest first)")
+    return history
+
+
+def to_rating(liked: bool | str | None) -> Rating:
+    if liked is True or liked == "Like":
+        return "up"
+    if liked is False or liked == "Dislike":
+        return "down"
+    return "none"  # feedback withdrawn
+
+
+def safe_file_name(original: str) -> str:
+    """A plain name for the knowledge directory: no path parts, no leading dot, a supported suffix."""
+    name = re.split(r"[\\/]", original)[-1]
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    suffix = "." + suffix.lower() if suffix else ""
+    stem = re.sub(r"[^\w\-]+", "_", stem).strip("._-")[:80] or "upload"
+    return stem + suffix
+
+
+class UploadResult(BaseModel):
+    ok: bool
+    html: str
+    saved: str | None = None
+    report: IngestReport | None = None
+
+
+# -- the application ----------------------------------------------------------------------------------
+class WebApp:
+    """Everything the UI does, as plain methods (the tests call them directly)."""
+
+    def __init__(self, settings: Settings, feedback_db: Path | None = None) -> None:
+        self.settings = settings
+        self.index_dir = Path(settings.index_dir)
+        self.knowledge_dir = Path(settings.knowledge_dir)
+        self.assistant = Assistant(self.index_dir, settings)
+        self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir))
+        self._upload_lock = threading.Lock()
+
+    # -- the serving index ----------------------------------------------------------------------
+    def index(self) -> KnowledgeIndex:
+        """The serving build (reloaded by open_searcher when an ingest swaps in a new one)."""
+        return open_searcher(self.index_dir).index
+
+    def warm_up(self) -> None:
+        """Load the searcher and the embedder before the first visitor asks."""
+        started = time.perf_counter()
+        try:
+            self.assistant.run("人才")
+        except IndexError_ as exc:
+            log.warning("warm-up skipped: %s", exc)
+            return
+        log.info("warm-up done in %.1f s", time.perf_counter() - started)
+
+    # -- 问答 -----------------------------------------------------------------------------------
+    def ask(self, question: str, history: list[str] | str | None = None) -> dict:
+        """Answer a question; history is the earlier questions of the conversation."""
+        return self.assistant.run(question or "", parse_history(history)).public()
+
+    def render_answer(self, answer: Answer) -> str:
+        return R.message_html(answer.answer, answer.citations, self.index().docs)
+
+    def chat(self, message: str, state: dict[str, Any] | None) -> Iterator[tuple[list[dict], str, dict[str, Any]]]:
+        """One chat turn: the question appears, the answer streams in, then its citation cards."""
+        state = state if state and "messages" in state else new_chat_state()
+        question = message if isinstance(message, str) else ""
+        messages = state["messages"]
+        messages.append({"role": "user", "content": R.answer_html(question) if question.strip() else R.esc("（空）")})
+        messages.append({"role": "assistant", "content": R.notice_html("正在检索条款…")})
+        yield messages, "", state
+        try:
+            answer = self.assistant.run(question, list(state["questions"]))
+        except IndexError_ as exc:
+            messages[-1]["content"] = R.notice_html(f"知识库索引不可用：{exc}", "error")
+            yield messages, "", state
+            return
+        except Exception as exc:  # shown to the user, and logged with its traceback
+            log.exception("answering failed")
+            messages[-1]["content"] = R.notice_html(f"回答时出错（{type(exc).__name__}: {exc}），请稍后重试或换个问法。", "error")
+            yield messages, "", state
+            return
+        text = answer.answer
+        step = max(1, -(-len(text) // STREAM_STEPS))
+        for end in range(step, len(text), step):
+            messages[-1]["content"] = R.message_html(text[:end] + " …")
+            yield messages, "", state
+            time.sleep(STREAM_PAUSE)
+        messages[-1]["content"] = self.render_answer(answer)
+        state["questions"].append(question)
+        state["answers"][str(len(messages) - 1)] = answer_record(answer)
+        yield messages, "", state
+
+    def like(self, state: dict[str, Any] | None, data: gr.LikeData) -> tuple[str, dict[str, Any]]:
+        index = data.index[0] if isinstance(data.index, (tuple, list)) else data.index
+        return self.rate(state, int(index), to_rating(data.liked))
+
+    def rate(self, state: dict[str, Any] | None, message_index: int, rating: Rating) -> tuple[str, dict[str, Any]]:
+        """Store a 👍/👎 on the answer at `message_index` of the chat."""
+        state = state or new_chat_state()
+        record = state["answers"].get(str(message_index))
+        if record is None:
+            return R.notice_html("只能评价助手的回答。", "error"), state
+        self.feedback.add(record["question"], record["answer"], record["citations"], rating)
+        record["rating"] = rating
+        label = {"up": "👍 已记录：有帮助", "down": "👎 已记录：没有帮助", "none": "已撤销评价"}[rating]
+        return R.notice_html(f"{label}。可以在下方补充意见。", "ok"), state
+
+    def comment(self, text: str, state: dict[str, Any] | None) -> tuple[str, str]:
+        """Store a comment on the latest answer (with the rating it was given, if any)."""
+        state = state or new_chat_state()
+        if not (text or "").strip():
+            return R.notice_html("请先填写意见。", "error"), text
+        if not state["answers"]:
+            return R.notice_html("请先提问，再对回答提意见。", "error"), text
+        record = state["answers"][max(state["answers"], key=int)]
+        self.feedback.add(record["question"], record["answer"], record["citations"], record.get("rating", "none"), text)
+        return R.notice_html("意见已保存，谢谢！", "ok"), ""
+
+    # -- 部门 -----------------------------------------------------------------------------------
+    def department_rows(self) -> dict[str, DepartmentRow]:
+        return {r.name: r for r in department_table(self.index().clauses)}
+
+    def whole_clause(self, doc: str, clause_id: str) -> Clause | None:
+        index = self.index()
+        first = next((c for c in index.clauses if c.doc == doc and c.clause_id == clause_id and c.window == 0), None)
+        return index.whole(first) if first else None
+
+    def department_view(self, name: str | None) -> str:
+        if not name:
+            return R.notice_html("请选择一个部门。")
+        row = self.department_rows().get(name)
+        if row is None:
+            return R.notice_html(f"已收录的文件中没有部门“{name}”。", "error")
+        docs = self.index().docs
+        rows = []
+        for role, refs in (("牵头", row.leads), ("配合", row.cooperates)):
+            for ref in refs:
+                clause = self.whole_clause(ref.doc, ref.clause_id)
+                text = clause.text if clause else "（条款正文不可用）"
+                doc_title = docs[ref.doc].title if ref.doc in docs else ref.doc
+                rows.append([role, ref.clause_id, R.collapsible(R.measure_name(ref.title), text), doc_title])
+        alias = f'<div class="kp-meta">又称：{R.esc("、".join(row.aliases))}</div>' if row.aliases else ""
+        head = f"<h3>{R.esc(row.name)}</h3>{alias}" + R.notice_html(f"牵头 {len(row.leads)} 项，配合 {len(row.cooperates)} 项。点击举措名称查看条款全文。")
+        return '<div class="kp-dept">' + head + R.table_html(["角色", "条款", "举措", "文件"], rows, raw_columns=[2]) + "</div>"
+
+    def measure_choices(self) -> list[tuple[str, str]]:
+        clauses = [c for c in self.index().clauses if c.window == 0 and (c.lead_units or c.coop_units)]
+        return [(f"{c.clause_id} {R.measure_name(c.title)}", f"{c.doc}::{c.clause_id}") for c in clauses]
+
+    def measure_view(self, key: str | None) -> str:
+        if not key or "::" not in key:
+            return R.notice_html("请选择一项举措。")
+        doc, clause_id = key.split("::", 1)
+        clause = self.whole_clause(doc, clause_id)
+        if clause is None:
+            return R.notice_html("这项举措已不在当前知识库中。", "error")
+        names = self.index().departments
+        lead = "、".join(dict.fromkeys(names.resolve(u) for u in clause.lead_units)) or "未写明"
+        coop = "、".join(dict.fromkeys(names.resolve(u) for u in clause.coop_units)) or "未写明"
+        rows = [["牵头单位", lead], ["配合单位", coop], ["条款", f"{clause.clause_id}（{clause.title}）"]]
+        return (
+            '<div class="kp-measure">'
+            + R.table_html(["", ""], rows)
+            + R.collapsible("查看条款全文（含原文中的单位写法）", clause.text)
+            + "</div>"
+        )
+
+    # -- 目标 -----------------------------------------------------------------------------------
+    def goals_table(self) -> str:
+        index = self.index()
+        if not index.indicators:
+            return R.notice_html("已收录的文件中没有量化目标。")
+        rows = R.indicator_rows(index.indicators, index.docs)
+        return R.table_html(["分组", "指标", "目标值", "单位", "条款", "文件"], rows)
+
+    def chart_units(self) -> list[str]:
+        """Units in order of how many indicators use them: only indicators of one unit share an axis."""
+        counts: dict[str, int] = {}
+        for i in self.index().indicators:
+            if _number(i.value) is not None:
+                counts[i.unit] = counts.get(i.unit, 0) + 1
+        return sorted(counts, key=lambda u: -counts[u])
+
+    def chart_frame(self, unit: str | None) -> pd.DataFrame:
+        rows = [
+            {"指标": i.indicator, "目标值": _number(i.value), "分组": R.group_label(i.group)}
+            for i in self.index().indicators
+            if i.unit == unit and _number(i.value) is not None
+        ]
+        return pd.DataFrame(rows, columns=["指标", "目标值", "分组"])
+
+    def chart(self, unit: str | None) -> gr.BarPlot:
+        return gr.BarPlot(value=self.chart_frame(unit), y_title=f"目标值（{unit or ''}）")
+
+    # -- 知识库 ---------------------------------------------------------------------------------
+    def docs_table(self) -> str:
+        index = self.index()
+        counts: dict[str, int] = {}
+        for c in index.clauses:
+            if c.window == 0:
+                counts[c.doc] = counts.get(c.doc, 0) + 1
+        rows = [
+            [Path(m.path).name if m.path else d, m.title, m.get("文号") or "—", m.get("状态") or "—", str(counts.get(d, 0))]
+            for d, m in sorted(index.docs.items())
+        ]
+        return R.table_html(["文件", "标题", "文号", "状态", "条款数"], rows)
+
+    def add_file(self, upload: str | Path | None, progress: Callable[..., Any] | None = None) -> UploadResult:
+        """Validate an uploaded policy file, save it into the knowledge directory, re-ingest."""
+        if not upload:
+            return UploadResult(ok=False, html=R.notice_html("请选择要上传的文件。", "error"))
+        source = Path(upload)
+        name = safe_file_name(source.name)
+        if Path(name).suffix not in UPLOAD_TYPES:
+            return UploadResult(ok=False, html=R.notice_html(f"{source.name}：不支持的文件类型；支持 {'、'.join(UPLOAD_TYPES)}。", "error"))
+        if not self._upload_lock.acquire(blocking=False):
+            return UploadResult(ok=False, html=R.notice_html("另一个文件正在入库，请稍后再试。", "error"))
+        try:
+            return self._add_file(source, name, progress or (lambda *a, **k: None))
+        finally:
+            self._upload_lock.release()
+
+    def _add_file(self, source: Path, name: str, progress: Callable[..., Any]) -> UploadResult:
+        progress(0.05, desc="校验文件")
+        try:
+            parsed = parse_file(source, max_chars=self.settings.max_clause_chars, window_chars=self.settings.window_chars)
+            if not parsed.clauses:
+                raise LoadError("no text found")
+        except LoadError as exc:
+            return UploadResult(ok=False, html=R.notice_html(f"{source.name}：文件校验失败，未加入知识库（{exc}）", "error"))
+        target = self._target_path(name, source)
+        if target is None:
+            return UploadResult(ok=False, html=R.notice_html(f"知识库中已有内容相同的文件 {name}，无需重复上传。", "info"))
+        progress(0.15, desc="保存文件")
+        _copy_atomically(source, target)
+        progress(0.25, desc="重建索引")
+        try:
+            report = ingest(
+                self.knowledge_dir,
+                self.index_dir,
+                self.settings.embedder,
+                max_chars=self.settings.max_clause_chars,
+                window_chars=self.settings.window_chars,
+                batch=self.settings.embed_batch,
+                progress=True,  # a tqdm bar, which gr.Progress(track_tqdm=True) shows in the page
+            )
+        except IndexError_ as exc:
+            target.unlink(missing_ok=True)  # not indexed: keep the knowledge directory and the index in step
+            return UploadResult(ok=False, html=R.notice_html(f"未能重建索引，文件未加入：{exc}", "error"))
+        own = [e for e in report.errors if Path(e.path).name == target.name]
+        if own:
+            target.unlink(missing_ok=True)
+            return UploadResult(ok=False, html=R.notice_html(f"{target.name}：入库失败，已移除（{own[0].message}）", "error") + R.file_errors_html(report.errors), report=report)
+        progress(1.0, desc="完成")
+        return UploadResult(ok=True, html=R.ingest_summary(report, added=target.name), saved=str(target), report=report)
+
+    def _target_path(self, name: str, source: Path) -> Path | None:
+        """Where to save: the name itself, or name-2, name-3 … when taken (a document is known by its
+        file stem). None when a file of that name already has the same content."""
+        self.knowledge_dir.mkdir(parents=True, exist_ok=True)
+        taken = {p.stem for p in knowledge_files(self.knowledge_dir)} | {p.name for p in self.knowledge_dir.iterdir()}
+        stem, suffix = Path(name).stem, Path(name).suffix
+        same = self.knowledge_dir / name
+        if same.is_file() and same.read_bytes() == source.read_bytes():
+            return None
+        candidate, n = name, 1
+        while Path(candidate).stem in taken or candidate in taken:
+            n += 1
+            candidate = f"{stem}-{n}{suffix}"
+        return self.knowledge_dir / candidate
+
+    # -- page refresh -----------------------------------------------------------------------------
+    def views(self) -> tuple:
+        """Everything that depends on the serving build, for page load and after an upload."""
+        try:
+            units = self.chart_units()
+            unit = units[0] if units else None
+            departments = list(self.department_rows())
+            return (
+                self.docs_table(),
+                gr.Dropdown(choices=departments, value=None),
+                gr.Dropdown(choices=self.measure_choices(), value=None),
+                self.goals_table(),
+                gr.Dropdown(choices=units, value=unit),
+                self.chart(unit),
+            )
+        except IndexError_ as exc:
+            message = R.notice_html(f"知识库索引不可用：{exc}", "error")
+            return (message, gr.Dropdown(choices=[]), gr.Dropdown(choices=[]), message, gr.Dropdown(choices=[]), gr.BarPlot(value=None))
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """Copy under a hidden name (ingest skips dot files), then rename: an ingest never sees half a file."""
+    tmp = target.with_name(f".upload-{uuid.uuid4().hex}{target.suffix}")
+    shutil.copyfile(source, tmp)
+    with tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+# -- layout -------------------------------------------------------------------------------------------
+def build_app(settings: Settings, feedback_db: Path | None = None) -> gr.Blocks:
+    """The whole UI; call `launch_app` (or `.launch(css=CSS)`) to serve it."""
+    app = WebApp(settings, feedback_db)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        demo.web_app = app  # type: ignore[attr-defined]  # for tests and app.py
+        gr.HTML(
+            f'<div class="kp-header"><h1>{R.esc(TITLE)}</h1>'
+            f"<div>依据已收录的政策文件作答，每个回答都附引用条款，可展开查看条款全文。"
+            f' <span class="kp-mode" id="kp-mode">当前模式：{R.esc(MODE)}</span></div></div>'
+        )
+        with gr.Tabs():
+            with gr.Tab("问答", id="chat"):
+                _chat_tab(app)
+            with gr.Tab("部门", id="departments"):
+                dept, measure = _departments_tab(app)
+            with gr.Tab("目标", id="goals"):
+                goals, unit, chart = _goals_tab(app)
+            with gr.Tab("知识库", id="knowledge"):
+                docs, upload, upload_status = _knowledge_tab(app)
+        view_outputs = [docs, dept, measure, goals, unit, chart]
+
+        def on_upload(file: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
+            result = app.add_file(file, progress)
+            return (result.html, None, *app.views())
+
+        upload.upload(on_upload, upload, [upload_status, upload, *view_outputs], api_visibility="private")
+        demo.load(app.views, None, view_outputs, api_visibility="private")
+        gr.api(_ask_endpoint(app), api_name="ask")
+    return demo
+
+
+def _ask_endpoint(app: WebApp) -> Callable[[str, list[str] | str | None], dict]:
+    def ask(question: str, history: list[str] | str | None = None) -> dict:
+        """Answer a policy question with cited clauses. history: the earlier questions (a list of strings, or a JSON list)."""
+        try:
+            return app.ask(question, history)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    return ask
+
+
+def _chat_tab(app: WebApp) -> None:
+    state = gr.State(new_chat_state())
+    chatbot = gr.Chatbot(
+        label="对话",
+        elem_id="kp-chat",
+        height=560,
+        latex_delimiters=[],  # policy text is not LaTeX; "$" must stay a dollar sign
+        feedback_options=("Like", "Dislike"),
+        placeholder="请输入关于昆山人才科创政策的问题，或点击下方的示例问题。",
+    )
+    with gr.Row():
+        question = gr.Textbox(placeholder="例如：博士后集聚“双百”行动由谁牵头？", show_label=False, scale=8, elem_id="kp-question", autofocus=True)
+        send = gr.Button("发送", variant="primary", scale=1, elem_id="kp-send")
+        reset = gr.Button("新对话", scale=1, elem_id="kp-new")
+    examples = []
+    for label, questions in (("申请人常问", APPLICANT_EXAMPLES), ("工作人员常问", STAFF_EXAMPLES)):
+        with gr.Row(elem_classes="kp-examples", equal_height=True):
+            gr.HTML(f'<div class="kp-examples-label">{R.esc(label)}：</div>', min_width=110, scale=0)
+            examples += [(gr.Button(q, size="sm", scale=1), q) for q in questions]
+    with gr.Accordion("对最近的回答提意见（可选）", open=False):
+        comment = gr.Textbox(label="意见", placeholder="哪里不准确、缺了什么？", lines=2, elem_id="kp-comment")
+        send_comment = gr.Button("提交意见", size="sm")
+    feedback_status = gr.HTML(elem_id="kp-feedback-status")
+
+    chat_io = dict(inputs=[question, state], outputs=[chatbot, question, state], show_progress="minimal")
+    question.submit(app.chat, api_name="chat", **chat_io)
+    send.click(app.chat, api_visibility="private", **chat_io)
+    for button, text in examples:
+        button.click(lambda t=text: t, None, question, api_visibility="private").then(app.chat, api_visibility="private", **chat_io)
+    reset.click(lambda: ([], "", new_chat_state(), ""), None, [chatbot, question, state, feedback_status], api_visibility="private")
+    chatbot.clear(lambda: (new_chat_state(), ""), None, [state, feedback_status], api_visibility="private")
+    chatbot.like(app.like, state, [feedback_status, state], api_visibility="private")
+    send_comment.click(app.comment, [comment, state], [feedback_status, comment], api_visibility="private")
+
+
+def _departments_tab(app: WebApp) -> tuple[gr.Dropdown, gr.Dropdown]:
+    gr.Markdown("按部门查看：它牵头和配合的举措。按举措查看：牵头和配合单位。")
+    with gr.Row():
+        with gr.Column():
+            dept = gr.Dropdown(label="部门", choices=[], elem_id="kp-dept")
+            dept_out = gr.HTML(elem_id="kp-dept-view")
+        with gr.Column():
+            measure = gr.Dropdown(label="举措", choices=[], elem_id="kp-measure")
+            measure_out = gr.HTML(elem_id="kp-measure-view")
+    dept.change(app.department_view, dept, dept_out, api_visibility="private")
+    measure.change(app.measure_view, measure, measure_out, api_visibility="private")
+    return dept, measure
+
+
+def _goals_tab(app: WebApp) -> tuple[gr.HTML, gr.Dropdown, gr.BarPlot]:
+    gr.Markdown("到2025年的量化目标（来自文件正文的“总体目标”）。图表只把**同一单位**的指标放在一起比较。")
+    unit = gr.Dropdown(label="图表单位", choices=[], elem_id="kp-unit")
+    chart = gr.BarPlot(x="指标", y="目标值", color="分组", x_title="指标", sort="-y", x_label_angle=-30, height=420, elem_id="kp-chart")
+    goals = gr.HTML(elem_id="kp-goals")
+    unit.change(app.chart, unit, chart, api_visibility="private")
+    return goals, unit, chart
+
+
+def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
+    gr.Markdown(
+        f"上传政策文件（{'、'.join(UPLOAD_TYPES)}）：先校验能否解析，通过后存入知识库并重建索引；"
+        "未通过的文件不会加入知识库。问答立即使用新索引。"
+    )
+    upload = gr.File(label="上传政策文件", file_types=UPLOAD_TYPES, elem_id="kp-upload")
+    status = gr.HTML(elem_id="kp-upload-status")
+    gr.Markdown("**已收录的文件**")
+    docs = gr.HTML(elem_id="kp-docs")
+    return docs, upload, status
+
+
+# -- start-up -----------------------------------------------------------------------------------------
+def ensure_index(settings: Settings) -> IngestReport | None:
+    """Build the index from the knowledge directory when there is none; None when it already exists."""
+    if current_build(Path(settings.index_dir)) is not None:
+        return None
+    print(f"没有索引：正在从 {settings.knowledge_dir} 建立索引到 {settings.index_dir} …", flush=True)
+    report = ingest(
+        Path(settings.knowledge_dir),
+        Path(settings.index_dir),
+        settings.embedder,
+        max_chars=settings.max_clause_chars,
+        window_chars=settings.window_chars,
+        batch=settings.embed_batch,
+        progress=True,
+    )
+    print(f"索引已建立：文件 {report.documents} 个，条款 {report.clauses} 条，用时 {report.seconds:.1f} 秒。", flush=True)
+    for error in report.errors:
+        print(f"  未能入库：{error.path}: {error.message}", flush=True)
+    return report
+
+
+def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, prevent_thread_lock: bool = False, quiet: bool = False) -> None:
+    demo.queue(default_concurrency_limit=1)  # answers are fast; one at a time keeps the searcher single-threaded
+    demo.launch(
+        server_name=HOST,
+        server_port=port,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+        css=CSS,
+        ssr_mode=False,
+        show_error=True,
+        footer_links=["api"],
+    )
