@@ -43,9 +43,10 @@ class FeedbackRow(BaseModel):
     comment: str
 
 
-def feedback_path(index_dir: Path) -> Path:
-    """ASSISTANT_FEEDBACK_DB when set, else beside the index (it is local, per installation, data)."""
-    configured = os.environ.get(FEEDBACK_ENV, "").strip()
+def feedback_path(index_dir: Path, configured: str | Path | None = None) -> Path:
+    """The configured path (a `feedback_db` setting, or ASSISTANT_FEEDBACK_DB), else beside the index:
+    it is local data of this installation, like the index."""
+    configured = configured or os.environ.get(FEEDBACK_ENV, "").strip()
     return Path(configured) if configured else Path(index_dir) / FEEDBACK_FILE
 
 

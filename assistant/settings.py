@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +24,15 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")
+    # optional LLM answering (assistant/answering/llm.py); extractive when llm_model is unset
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
+    llm_model: str | None = Field(None, description="model name; setting it switches the LLM backend on")
+    llm_api_key: SecretStr | None = Field(None, description="never logged or printed")
+    llm_timeout: float = Field(30, description="seconds per LLM request; on timeout the extractive answer is returned")
+    llm_context_tokens: int = Field(8192, description="the model's context window")
+    llm_max_answer_tokens: int = Field(800, description="tokens reserved for the reply")
+    llm_unverified: Literal["mark", "drop"] = Field("mark", description="sentences the cited clauses do not support: marked 未核实 or dropped")
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
 
 
 @lru_cache(maxsize=1)

@@ -28,8 +28,9 @@ from assistant.feedback import FeedbackStore, Rating, feedback_path  # noqa: E40
 from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
 from assistant.ingestion.departments import DepartmentRow, department_table  # noqa: E402
 from assistant.interfaces import web_render as R  # noqa: E402
+from assistant.interfaces.web_start import WarmUp, ensure_index  # noqa: E402,F401  (ensure_index re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, current_build, ingest, knowledge_files  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, ingest, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
@@ -43,6 +44,7 @@ STREAM_STEPS = 12  # the answer is extracted at once; it is revealed in steps so
 STREAM_PAUSE = 0.03
 APPLICANT_EXAMPLES = ["海外人才来昆创业有什么支持？", "高校毕业生来昆山发展有哪些举措？", "到2025年有效高新技术企业要达到多少家？"]
 STAFF_EXAMPLES = ["博士后集聚“双百”行动由谁牵头？", "市科技局牵头哪些工作？", "深化对台人才科创合作的配合单位有哪些？"]
+ANSWER_QUEUE = "answer"  # chat and API share one queue: the searcher is not known to be thread-safe
 UPLOAD_TYPES = [s for s in SUPPORTED_SUFFIXES if s != ".htm"]
 
 CSS = """
@@ -70,8 +72,9 @@ CSS = """
 .kp-table { border-collapse: collapse; width: 100%; font-size: .92em; }
 .kp-table th, .kp-table td { border: 1px solid #e5e7eb; padding: .3em .5em; text-align: left; vertical-align: top; }
 .kp-table th { background: #f3f4f6; }
+.kp-measures td:nth-child(-n+2), .kp-measures th { white-space: nowrap; }
 .kp-examples button { font-size: .88em !important; }
-.kp-examples-label { font-weight: 600; padding-top: .3em; white-space: nowrap; }
+.kp-examples-label { font-weight: 600; font-size: .9em; margin-top: .4em; }
 .kp-more > summary { cursor: pointer; color: #6b7280; font-size: .85em; margin: .2em 0; }
 """
 
@@ -131,32 +134,28 @@ class UploadResult(BaseModel):
 class WebApp:
     """Everything the UI does, as plain methods (the tests call them directly)."""
 
-    def __init__(self, settings: Settings, feedback_db: Path | None = None) -> None:
+    def __init__(self, settings: Settings, feedback_db: Path | None = None, warm_up: WarmUp | None = None) -> None:
         self.settings = settings
+        self.warm_up = warm_up
         self.index_dir = Path(settings.index_dir)
         self.knowledge_dir = Path(settings.knowledge_dir)
         self.assistant = Assistant(self.index_dir, settings)
-        self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir))
+        self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir, getattr(settings, "feedback_db", None)))
         self._upload_lock = threading.Lock()
 
     # -- the serving index ----------------------------------------------------------------------
+    def _ready(self) -> None:
+        if self.warm_up is not None:
+            self.warm_up.wait()
+
     def index(self) -> KnowledgeIndex:
         """The serving build (reloaded by open_searcher when an ingest swaps in a new one)."""
         return open_searcher(self.index_dir).index
 
-    def warm_up(self) -> None:
-        """Load the searcher and the embedder before the first visitor asks."""
-        started = time.perf_counter()
-        try:
-            self.assistant.run("人才")
-        except IndexError_ as exc:
-            log.warning("warm-up skipped: %s", exc)
-            return
-        log.info("warm-up done in %.1f s", time.perf_counter() - started)
-
     # -- 问答 -----------------------------------------------------------------------------------
     def ask(self, question: str, history: list[str] | str | None = None) -> dict:
         """Answer a question; history is the earlier questions of the conversation."""
+        self._ready()
         return self.assistant.run(question or "", parse_history(history)).public()
 
     def render_answer(self, answer: Answer) -> str:
@@ -167,9 +166,10 @@ class WebApp:
         state = state if state and "messages" in state else new_chat_state()
         question = message if isinstance(message, str) else ""
         messages = state["messages"]
-        messages.append({"role": "user", "content": R.answer_html(question) if question.strip() else R.esc("（空）")})
+        messages.append({"role": "user", "content": R.question_html(question if question.strip() else "（空）")})
         messages.append({"role": "assistant", "content": R.notice_html("正在检索条款…")})
         yield messages, "", state
+        self._ready()
         try:
             answer = self.assistant.run(question, list(state["questions"]))
         except IndexError_ as exc:
@@ -243,7 +243,7 @@ class WebApp:
                 rows.append([role, ref.clause_id, R.collapsible(R.measure_name(ref.title), text), doc_title])
         alias = f'<div class="kp-meta">又称：{R.esc("、".join(row.aliases))}</div>' if row.aliases else ""
         head = f"<h3>{R.esc(row.name)}</h3>{alias}" + R.notice_html(f"牵头 {len(row.leads)} 项，配合 {len(row.cooperates)} 项。点击举措名称查看条款全文。")
-        return '<div class="kp-dept">' + head + R.table_html(["角色", "条款", "举措", "文件"], rows, raw_columns=[2]) + "</div>"
+        return '<div class="kp-dept">' + head + R.table_html(["角色", "条款", "举措", "文件"], rows, raw_columns=[2], css_class="kp-measures") + "</div>"
 
     def measure_choices(self) -> list[tuple[str, str]]:
         clauses = [c for c in self.index().clauses if c.window == 0 and (c.lead_units or c.coop_units)]
@@ -262,7 +262,7 @@ class WebApp:
         rows = [["牵头单位", lead], ["配合单位", coop], ["条款", f"{clause.clause_id}（{clause.title}）"]]
         return (
             '<div class="kp-measure">'
-            + R.table_html(["", ""], rows)
+            + R.table_html([], rows, css_class="kp-measures")
             + R.collapsible("查看条款全文（含原文中的单位写法）", clause.text)
             + "</div>"
         )
@@ -408,11 +408,11 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 
 # -- layout -------------------------------------------------------------------------------------------
-def build_app(settings: Settings, feedback_db: Path | None = None) -> gr.Blocks:
-    """The whole UI; call `launch_app` (or `.launch(css=CSS)`) to serve it."""
-    app = WebApp(settings, feedback_db)
+def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: WarmUp | None = None) -> gr.Blocks:
+    """The whole UI; call `launch_app` (or `.launch(css=CSS)`) to serve it. Questions wait for
+    `warm_up` when given."""
+    app = WebApp(settings, feedback_db, warm_up)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
-        demo.web_app = app  # type: ignore[attr-defined]  # for tests and app.py
         gr.HTML(
             f'<div class="kp-header"><h1>{R.esc(TITLE)}</h1>'
             f"<div>依据已收录的政策文件作答，每个回答都附引用条款，可展开查看条款全文。"
@@ -435,7 +435,7 @@ def build_app(settings: Settings, feedback_db: Path | None = None) -> gr.Blocks:
 
         upload.upload(on_upload, upload, [upload_status, upload, *view_outputs], api_visibility="private")
         demo.load(app.views, None, view_outputs, api_visibility="private")
-        gr.api(_ask_endpoint(app), api_name="ask")
+        gr.api(_ask_endpoint(app), api_name="ask", concurrency_id=ANSWER_QUEUE)
     return demo
 
 
@@ -444,7 +444,7 @@ def _ask_endpoint(app: WebApp) -> Callable[[str, list[str] | str | None], dict]:
         """Answer a policy question with cited clauses. history: the earlier questions (a list of strings, or a JSON list)."""
         try:
             return app.ask(question, history)
-        except ValueError as exc:
+        except (ValueError, IndexError_) as exc:  # a bad request, or no usable index: say which
             raise gr.Error(str(exc)) from exc
 
     return ask
@@ -466,15 +466,15 @@ def _chat_tab(app: WebApp) -> None:
         reset = gr.Button("新对话", scale=1, elem_id="kp-new")
     examples = []
     for label, questions in (("申请人常问", APPLICANT_EXAMPLES), ("工作人员常问", STAFF_EXAMPLES)):
-        with gr.Row(elem_classes="kp-examples", equal_height=True):
-            gr.HTML(f'<div class="kp-examples-label">{R.esc(label)}：</div>', min_width=110, scale=0)
-            examples += [(gr.Button(q, size="sm", scale=1), q) for q in questions]
+        gr.HTML(f'<div class="kp-examples-label">{R.esc(label)}：</div>')
+        with gr.Row(elem_classes="kp-examples"):
+            examples += [(gr.Button(q, size="sm"), q) for q in questions]
     with gr.Accordion("对最近的回答提意见（可选）", open=False):
         comment = gr.Textbox(label="意见", placeholder="哪里不准确、缺了什么？", lines=2, elem_id="kp-comment")
         send_comment = gr.Button("提交意见", size="sm")
     feedback_status = gr.HTML(elem_id="kp-feedback-status")
 
-    chat_io = dict(inputs=[question, state], outputs=[chatbot, question, state], show_progress="minimal")
+    chat_io = dict(inputs=[question, state], outputs=[chatbot, question, state], show_progress="minimal", concurrency_id=ANSWER_QUEUE)
     question.submit(app.chat, api_name="chat", **chat_io)
     send.click(app.chat, api_visibility="private", **chat_io)
     for button, text in examples:
@@ -520,29 +520,9 @@ def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
     return docs, upload, status
 
 
-# -- start-up -----------------------------------------------------------------------------------------
-def ensure_index(settings: Settings) -> IngestReport | None:
-    """Build the index from the knowledge directory when there is none; None when it already exists."""
-    if current_build(Path(settings.index_dir)) is not None:
-        return None
-    print(f"没有索引：正在从 {settings.knowledge_dir} 建立索引到 {settings.index_dir} …", flush=True)
-    report = ingest(
-        Path(settings.knowledge_dir),
-        Path(settings.index_dir),
-        settings.embedder,
-        max_chars=settings.max_clause_chars,
-        window_chars=settings.window_chars,
-        batch=settings.embed_batch,
-        progress=True,
-    )
-    print(f"索引已建立：文件 {report.documents} 个，条款 {report.clauses} 条，用时 {report.seconds:.1f} 秒。", flush=True)
-    for error in report.errors:
-        print(f"  未能入库：{error.path}: {error.message}", flush=True)
-    return report
-
-
+# -- serving --------------------------------------------------------------------------------------------
 def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, prevent_thread_lock: bool = False, quiet: bool = False) -> None:
-    demo.queue(default_concurrency_limit=1)  # answers are fast; one at a time keeps the searcher single-threaded
+    demo.queue(default_concurrency_limit=1)  # answers take ~1 s; one at a time per queue
     demo.launch(
         server_name=HOST,
         server_port=port,

@@ -26,6 +26,11 @@ def _inline(line: str) -> str:
     return REF.sub(r'<sup class="kp-ref">[\1]</sup>', esc(line))
 
 
+def question_html(text: str) -> str:
+    """A user's question, as typed."""
+    return f'<div class="kp-question">{esc(text)}</div>'
+
+
 def answer_html(text: str) -> str:
     """The answer text: paragraphs, and `- ` lines as a list."""
     parts: list[str] = []
@@ -84,7 +89,7 @@ def citation_card(citation: Citation, meta: DocumentMeta | None) -> str:
     facts = [f"文号：{esc(number or '未注明')}", f"状态：{esc(status or '未注明')}", f"条款：{esc(citation.clause_id)}"]
     kind = "引用" if citation.quotes else "相关"
     return (
-        f'<div class="kp-card" data-clause="{esc(citation.clause_id)}">'
+        '<div class="kp-card">'
         f'<div class="kp-card-head"><span class="kp-n">[{citation.n}]</span> <span class="kp-kind">{kind}</span> '
         f'<span class="kp-doc">《{esc(title)}》</span></div>'
         f'<div class="kp-path">{esc(citation.title)}</div>'
@@ -124,13 +129,14 @@ def notice_html(text: str, kind: str = "info") -> str:
     return f'<div class="kp-notice kp-{kind}">{esc(text)}</div>'
 
 
-def table_html(headers: Sequence[str], rows: Iterable[Sequence[str]], raw_columns: Sequence[int] = ()) -> str:
-    """A table of escaped cells; `raw_columns` are cells the caller already built from escaped parts."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+def table_html(headers: Sequence[str], rows: Iterable[Sequence[str]], raw_columns: Sequence[int] = (), css_class: str = "") -> str:
+    """A table of escaped cells; `raw_columns` are cells the caller already built from escaped parts.
+    `css_class` is a constant of the caller, never user text."""
+    head = "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr></thead>" if any(headers) else ""
     body = "".join(
         "<tr>" + "".join(f"<td>{cell if i in raw_columns else esc(cell)}</td>" for i, cell in enumerate(row)) + "</tr>" for row in rows
     )
-    return f'<table class="kp-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<table class="kp-table {css_class}">{head}<tbody>{body}</tbody></table>'
 
 
 def collapsible(summary: str, text: str) -> str:
@@ -138,8 +144,9 @@ def collapsible(summary: str, text: str) -> str:
 
 
 def measure_name(title: str) -> str:
-    """The last heading of a clause path: `19. 深化对台人才科创合作`."""
-    return title.split(" > ")[-1] if title else ""
+    """The last heading of a clause path without its number: `深化对台人才科创合作`."""
+    last = title.split(" > ")[-1] if title else ""
+    return re.sub(r"^\s*(\d+|[一二三四五六七八九十]+)\s*[.、．]\s*", "", last) or last
 
 
 def ingest_summary(report: IngestReport, added: str | None = None) -> str:

@@ -1,0 +1,66 @@
+"""Start-up steps of the web app that do not need Gradio (so app.py can run them before importing it)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from assistant.models import IngestReport
+from assistant.retrieval.index import current_build, ingest
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def ensure_index(settings: Settings) -> IngestReport | None:
+    """Build the index from the knowledge directory when there is none; None when it already exists."""
+    if current_build(Path(settings.index_dir)) is not None:
+        return None
+    print(f"没有索引：正在从 {settings.knowledge_dir} 建立索引到 {settings.index_dir} …", flush=True)
+    report = ingest(
+        Path(settings.knowledge_dir),
+        Path(settings.index_dir),
+        settings.embedder,
+        max_chars=settings.max_clause_chars,
+        window_chars=settings.window_chars,
+        batch=settings.embed_batch,
+        progress=True,
+    )
+    print(f"索引已建立：文件 {report.documents} 个，条款 {report.clauses} 条，用时 {report.seconds:.1f} 秒。", flush=True)
+    for error in report.errors:
+        print(f"  未能入库：{error.path}: {error.message}", flush=True)
+    return report
+
+
+class WarmUp:
+    """Loads the searcher and the embedder in the background while Gradio starts. The first questions
+    wait for it: opening the index from two threads at once races inside Chroma."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.done = threading.Event()
+        self.seconds: float | None = None
+        self._thread = threading.Thread(target=self._run, name="warm-up", daemon=True)
+
+    def start(self) -> "WarmUp":
+        self._thread.start()
+        return self
+
+    def wait(self, timeout: float = 120.0) -> bool:
+        return self.done.wait(timeout)
+
+    def _run(self) -> None:
+        from assistant.answering.service import Assistant
+        from assistant.retrieval.index import IndexError_
+
+        started = time.perf_counter()
+        try:
+            Assistant(Path(self.settings.index_dir), self.settings).run("人才")
+        except IndexError_ as exc:  # the first question reports it to the user
+            log.warning("warm-up skipped: %s", exc)
+        except Exception:  # likewise; logged here with its traceback
+            log.exception("warm-up failed")
+        finally:
+            self.seconds = time.perf_counter() - started
+            self.done.set()
