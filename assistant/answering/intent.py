@@ -54,7 +54,8 @@ FORM_WORDS = frozenset(
     由谁 是谁 谁来 谁 哪个 哪些 哪几 哪几项 哪家 哪 哪里 什么 啥 多少 几 几个 几项 怎么样 怎么 怎样 如何 是否 有没有 有无 吗 呢 吧 呀 啊 的 了 地 得
     牵头单位 配合单位 责任单位 牵头部门 配合部门 单位 部门 机构 牵头 负责 配合 参与 协助 协同 协作 主抓 主管 担任
     工作 措施 举措 任务 事项 事情 分别 都 有 是 为 要 会 能 可以 可 计划 行动计划 文件 政策 里 里面 中 在 目标 指标 达到 达 到 现在 目前 还 作为
-    除了 以外 之外 其他 还有 一起 共同 和 与 及 跟 等 方面 这块 这一块 那块 一块 块 具体 主要 哪一块 哪条 哪项 做 搞 讲 说 指 是不是 能不能 可不可以 要求""".split()
+    除了 以外 之外 其他 还有 一起 共同 和 与 及 跟 等 方面 这块 这一块 那块 一块 块 具体 主要 哪一块 哪条 哪项 做 搞 讲 说 指 是不是 能不能 可不可以 要求
+    有何 对于 关于 针对 给予 采取 提出 做出 作出 进行 时候 能够 哪一天 一天 哪些方面 何种 哪种""".split()
 )
 
 
@@ -118,7 +119,10 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
     lead, coop = bool(LEAD_WORDS.search(q)), bool(COOP_WORDS.search(q))
     units, measures = bool(ASKS_UNITS.search(q)), bool(ASKS_MEASURES.search(q))
     names_role = bool(re.search(r"(牵头|配合|责任)(单位|部门)", q))
-    if department and (lead or coop or measures) and (measures or not (units or names_role)):
+    # "which tasks does X have" without a role word is a reverse look-up only when little else is asked:
+    # 重庆市税务局发布的办税清单涵盖哪些方面 is about a document's content, not the department's duties.
+    about_duties = lead or coop or (measures and len(topic.replace(" ", "")) <= 8)
+    if department and about_duties and (measures or not (units or names_role)):
         kind = "reverse_lead" if lead and not coop else "reverse_coop" if coop and not lead else "reverse_any"
         if lead and coop:
             kind = {"lead": "reverse_lead", "coop": "reverse_coop"}.get(asked_role(q), "reverse_any")

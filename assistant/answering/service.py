@@ -20,7 +20,10 @@ MONEY = re.compile(r"\d+(\.\d+)?\s*(万元|元|亿元|千元)|补贴标准|资�
 ASKS_MONEY = re.compile(r"多少钱|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
 ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|截止|日期|哪一年|几月|几号|时间节点|开始报名|报名时间")
 DATES = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月(底|初|份|中旬|上旬|下旬)|截止|截至|之前|以前|前完成|工作日|为止|顺延|延长|延期")
-ASKS_CONTACT = re.compile(r"电话|热线|地址|在哪里|在哪儿|网址|网站|邮箱|联系方式|怎么联系|联系人")
+ASKS_CONTACT = re.compile(r"电话|热线|地址|网址|网站|邮箱|联系方式|怎么联系|联系人")
+ASKS_PLACE = re.compile(r"在哪里|在哪儿|去哪里|到哪里|在哪(?!些|个|一)")
+# where something is done: a place, a counter or an online channel
+PLACE = re.compile(r"[省市区县镇村]|平台|网上|线上|小程序|APP|App|app|公众号|官网|客户端|微信|支付宝|窗口|大厅|中心|网站|网址|热线|地址|www\.|https?://")
 CONTACT = re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}|热线|电话|地址|网址|https?://|www\.|邮箱|@|路\d+号|大厦")
 ASKS_SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖金|奖励资金")
 SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖励|奖金|资金支持")
@@ -36,6 +39,7 @@ class Assistant:
         self.settings = settings or get_settings()
         self.index_dir = Path(index_dir or self.settings.index_dir)
         self._names: tuple[str, dict[str, str], dict[str, DepartmentRow]] | None = None
+        self._doc_years: dict[tuple[str, str], set[str]] = {}
 
     @property
     def searcher(self) -> HybridSearcher:
@@ -285,7 +289,10 @@ class Assistant:
             return self._refuse(question, messages.NOT_IN_TEXT, [], "general")
         tokens = searcher.lexical.tokenizer.tokens(intent.topic or query) or searcher.lexical.tokenizer.tokens(query)
         weights = self._weights(tokens)
-        evidence = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3])
+        # the documents' titles count: they often carry the place and subject the clause leaves implicit
+        evidence = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3]) + " " + " ".join(
+            dict.fromkeys(searcher.index.docs[h.clause.doc].title for h in hits[:3])
+        )
         listing = self._section_listing(intent, hits, weights)
         if listing is not None:
             return listing.model_copy(update={"question": question})
@@ -338,6 +345,15 @@ class Assistant:
                 return Answer(question="", answer=draft.text(), citations=draft.citations, intent="general")
         return None
 
+    def _years_of(self, doc: str) -> set[str]:
+        """Every year a document mentions (a question about 2030 is not answered by a 2025 plan)."""
+        index = self.searcher.index
+        key = (index.build.name, doc)  # a new build (an upload) may change the document
+        if key not in self._doc_years:
+            text = " ".join(c.text for c in index.by_doc.get(doc, []))
+            self._doc_years[key] = set(YEAR.findall(text + index.docs[doc].title))
+        return self._doc_years[key]
+
     def _out_of_scope(self, question: str, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
         """Why the retrieved clauses do not answer the question, or None when they may."""
         if ASKS_MONEY.search(question) and not MONEY.search(evidence):
@@ -345,6 +361,8 @@ class Assistant:
         if ASKS_TIME.search(question) and not DATES.search(evidence):
             return messages.NOT_IN_TEXT_TIME
         if ASKS_CONTACT.search(question) and not CONTACT.search(evidence):
+            return messages.NOT_IN_TEXT_CONTACT
+        if ASKS_PLACE.search(question) and not PLACE.search(evidence):
             return messages.NOT_IN_TEXT_CONTACT
         if ASKS_SUBSIDY.search(question) and not SUBSIDY.search(evidence):
             return messages.NOT_IN_TEXT_MONEY
@@ -355,7 +373,9 @@ class Assistant:
             if any(re.search(r"未收录|未公开|未随", n or "") for n in notes):
                 return messages.NOT_IN_TEXT + next(f"附件说明：{n}" for n in notes if n and re.search(r"未收录|未公开|未随", n))
         asked_years = set(YEAR.findall(question))
-        if asked_years and not asked_years & set(YEAR.findall(evidence + " ".join(self.searcher.index.docs[h.clause.doc].title for h in hits[:3]))):
+        if asked_years and not asked_years & set(YEAR.findall(evidence)) and not any(
+            asked_years & self._years_of(h.clause.doc) for h in hits[:3]
+        ):
             return messages.NOT_IN_TEXT
         if coverage(weights, evidence, self.searcher.lexical.tokenizer.synonyms) < self.settings.min_coverage:
             return messages.NOT_IN_TEXT
