@@ -12,6 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+QUERY_CACHE = 2048  # recent query vectors kept (1.5 KB each)
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -30,6 +32,8 @@ class E5Embedder:
     def __init__(self) -> None:
         self._model = None
         self._lock = threading.Lock()
+        # the same question is embedded again by follow-ups, retries and the eval's baselines
+        self._query = lru_cache(maxsize=QUERY_CACHE)(self._embed_query)
 
     @property
     def model(self):
@@ -46,6 +50,9 @@ class E5Embedder:
         return np.asarray(self.model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query(self, text: str) -> np.ndarray:
+        return self._query(text).copy()
+
+    def _embed_query(self, text: str) -> np.ndarray:
         return np.asarray(self.model.query(text), dtype=np.float32)
 
 
@@ -57,6 +64,7 @@ class SentenceTransformerEmbedder:
         self.name = f"sentence-transformers:{os.path.basename(os.path.normpath(model)) or model}"
         self._model = None
         self._lock = threading.Lock()
+        self._query = lru_cache(maxsize=QUERY_CACHE)(self._embed_query)
 
     @property
     def model(self):
@@ -76,6 +84,9 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
+        return self._query(text).copy()
+
+    def _embed_query(self, text: str) -> np.ndarray:
         return self.embed_passages([text])[0]
 
 

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -177,6 +178,7 @@ class KnowledgeIndex:
             self.by_doc.setdefault(c.doc, []).append(c)
         self.docs = {d: e.meta for d, e in manifest.docs.items()}
         self._collection = None
+        self._collection_lock = threading.Lock()
         self._departments: DepartmentRegistry | None = None
         self._whole: dict[tuple[str, str], Clause] = {}
 
@@ -225,10 +227,11 @@ class KnowledgeIndex:
 
     @property
     def collection(self):
-        if self._collection is None:
-            client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
-            self._collection = client.get_collection(self.manifest.collection, embedding_function=_embedding_function(self.embedder))
-        return self._collection
+        with self._collection_lock:  # the UI's worker threads may open it at the same time
+            if self._collection is None:
+                client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
+                self._collection = client.get_collection(self.manifest.collection, embedding_function=_embedding_function(self.embedder))
+            return self._collection
 
     @property
     def departments(self) -> DepartmentRegistry:

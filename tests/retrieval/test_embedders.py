@@ -31,3 +31,15 @@ def test_sentence_transformers_backend_for_real():
 def test_unknown_embedder_is_refused():
     with pytest.raises(ValueError, match="unknown embedder"):
         get_embedder("word2vec")
+
+
+def test_a_repeated_query_is_embedded_once():
+    e5 = E5Embedder()
+    calls = []
+    real = e5.model
+    e5._model = type("Counting", (), {"query": lambda self, text: calls.append(text) or real.query(text)})()
+    first = e5.embed_query("博士后补贴")
+    first[:] = 0  # callers get a copy: mutating it must not poison the cache
+    again = e5.embed_query("博士后补贴")
+    assert calls == ["博士后补贴"]
+    assert np.isclose(np.linalg.norm(again), 1.0, atol=1e-3)
