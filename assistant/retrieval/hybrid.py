@@ -116,10 +116,9 @@ class HybridSearcher:
         fused, lex, dense, raw = self.scores(query, where, mask)
         if mask is not None:
             fused = np.where(mask, fused, -1.0)
-        order = np.argsort(-fused, kind="stable")
         hits: list[Hit] = []
         seen: set[tuple[str, str]] = set()
-        for i in order:
+        for i in _best_first(fused, want=max(k * 20, 200)):
             if fused[i] <= 0:
                 break
             clause = self.index.clauses[i]
@@ -133,3 +132,16 @@ class HybridSearcher:
             if len(hits) >= k:
                 break
         return hits
+
+
+def _best_first(scores: np.ndarray, want: int):
+    """Indices by descending score: the top `want` found by partition (a full sort of a large corpus
+    costs tens of milliseconds), the rest only if the caller reads that far."""
+    if len(scores) <= want * 4:
+        yield from np.argsort(-scores, kind="stable")
+        return
+    threshold = scores[np.argpartition(-scores, want)[want]]
+    top = np.flatnonzero(scores >= threshold)  # ties at the threshold all in: the same order as a stable sort
+    yield from top[np.argsort(-scores[top], kind="stable")]
+    rest = np.flatnonzero(scores < threshold)
+    yield from rest[np.argsort(-scores[rest], kind="stable")]

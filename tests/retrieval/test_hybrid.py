@@ -31,3 +31,13 @@ def test_langchain_retriever(plan_index):
 def test_domain_words_include_departments_and_programmes(plan_index):
     words = domain_words(open_searcher(plan_index).index.clauses)
     assert {"市科技局", "科技局", "昆聚英才", "揭榜挂帅"} <= set(words)
+
+
+def test_partial_ranking_matches_a_full_stable_sort():
+    import numpy as np
+
+    from assistant.retrieval.hybrid import _best_first
+
+    rng = np.random.default_rng(7)
+    for scores in (rng.integers(0, 30, 5000).astype(np.float32), rng.random(5000).astype(np.float32)):
+        assert [int(i) for i in _best_first(scores, 50)] == [int(i) for i in np.argsort(-scores, kind="stable")]
