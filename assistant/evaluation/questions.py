@@ -19,6 +19,17 @@ class EvalQuestion(BaseModel):
     gold_answer: str | None = None
 
 
+def question_from_row(row: dict, number: int) -> EvalQuestion:
+    """One parsed line of either format; `number` (the line number) is the id when the row has none.
+    Raises KeyError or pydantic's ValidationError on missing or mistyped fields."""
+    if "doc" in row and "answer" in row:
+        return EvalQuestion(
+            id=str(row.get("id", number)), question=row["question"], category=row.get("category", "span"),
+            gold_doc=row["doc"], gold_answer=row["answer"], answerable=True,
+        )
+    return EvalQuestion.model_validate({"id": str(row.get("id", number)), **{k: v for k, v in row.items() if k != "id"}})
+
+
 def load_questions(path: Path) -> list[EvalQuestion]:
     """Either format, detected per line: {"gold_clauses", "facts"} or {"doc", "answer"}."""
     out = []
@@ -26,14 +37,5 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
-            row = json.loads(line)
-            if "doc" in row and "answer" in row:
-                out.append(
-                    EvalQuestion(
-                        id=str(row.get("id", number)), question=row["question"], category=row.get("category", "span"),
-                        gold_doc=row["doc"], gold_answer=row["answer"], answerable=True,
-                    )
-                )
-            else:
-                out.append(EvalQuestion.model_validate({"id": str(row.get("id", number)), **{k: v for k, v in row.items() if k != "id"}}))
+            out.append(question_from_row(json.loads(line), number))
     return out

@@ -70,6 +70,7 @@ def evaluate(
     return EvalReport(questions=label, systems=results)
 
 
+CATEGORY_METRICS = ("questions", "hit@1", "hit@5", "facts", "span@5", "refusal_accuracy", "false_refusal")
 HEADLINE = ("hit@1", "hit@3", "hit@5", "mrr", "facts", "span@5", "citation_precision", "char_f1", "rouge_l", "refusal_accuracy", "false_refusal", "latency_p50_ms", "latency_p95_ms")
 
 
@@ -91,7 +92,7 @@ def markdown(report: EvalReport, charts: list[str]) -> str:
         lines.append(f"| {m} | " + " | ".join(_fmt(s.overall.get(m), m) for s in report.systems) + " |")
     main = report.systems[0]
     lines += ["", f"## 分类指标（{main.name}）", ""]
-    cat_metrics = [m for m in ("questions", "hit@1", "hit@5", "facts", "span@5", "refusal_accuracy", "false_refusal") if any(m in v for v in main.by_category.values())]
+    cat_metrics = [m for m in CATEGORY_METRICS if any(m in v for v in main.by_category.values())]
     lines.append("| 类别 | " + " | ".join(cat_metrics) + " |")
     lines.append("|---|" + "---|" * len(cat_metrics))
     for cat, values in main.by_category.items():

@@ -4,11 +4,14 @@ from __future__ import annotations
 import random
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from assistant.models import Answer, Citation, Clause
 from assistant.retrieval.hybrid import FusionWeights, HybridSearcher
 from assistant.retrieval.retriever import open_searcher
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
 
 
 class System(Protocol):
@@ -30,10 +33,29 @@ def _answer_from(question: str, ranked: list[tuple[Clause, float]], started: flo
 class AssistantSystem:
     name = "assistant"
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, settings: Settings | None = None) -> None:
         from assistant.answering.service import Assistant
 
-        self.assistant = Assistant(index_dir)
+        self.assistant = Assistant(index_dir, settings)
+
+    def run(self, question: str, history: list[str]) -> Answer:
+        return self.assistant.run(question, history)
+
+
+class LLMSystem:
+    """The assistant in LLM mode (settings.llm_*): the same retrieval, a model writes the answer from the
+    clauses, every sentence is verified against the clauses it cites. `extractive` may share the
+    extractive assistant with an `assistant` system evaluated alongside."""
+
+    def __init__(self, index_dir: Path, settings: Settings | None = None, extractive: object | None = None) -> None:
+        from assistant.answering.llm import LLMAssistant
+        from assistant.settings import get_settings
+
+        settings = settings or get_settings()
+        if not settings.llm_model:
+            raise ValueError("the llm system needs a model: set ASSISTANT_LLM_MODEL (and ASSISTANT_LLM_BASE_URL)")
+        self.assistant = LLMAssistant(index_dir, settings, extractive)  # type: ignore[arg-type]
+        self.name = f"llm:{settings.llm_model}"
 
     def run(self, question: str, history: list[str]) -> Answer:
         return self.assistant.run(question, history)
@@ -126,15 +148,18 @@ class NaiveLangChain:
         return Answer(question=question, answer=text, citations=citations, latency_ms=(time.perf_counter() - started) * 1000, intent="baseline")
 
 
-def build_systems(names: list[str], index_dir: Path, knowledge_dir: Path) -> list[System]:
-    known = {"assistant", "bm25", "dense", "naive", "random"}
+def build_systems(names: list[str], index_dir: Path, knowledge_dir: Path, settings: Settings | None = None) -> list[System]:
+    """The named systems; `settings` configures the assistant (default: the environment's)."""
+    known = {"assistant", "llm", "bm25", "dense", "naive", "random"}
     unknown = set(names) - known
     if unknown:
         raise ValueError(f"unknown system(s) {', '.join(sorted(unknown))}; choose from {', '.join(sorted(known))}")
     out: list[System] = []
     for name in names:
         if name == "assistant":
-            out.append(AssistantSystem(index_dir))
+            out.append(AssistantSystem(index_dir, settings))
+        elif name == "llm":
+            out.append(LLMSystem(index_dir, settings))
         elif name == "bm25":
             out.append(WeightedRetrieval(index_dir, "bm25-only", FusionWeights(lexical=1.0, dense=0.0, document=0.0)))
         elif name == "dense":

@@ -28,6 +28,7 @@ from assistant.feedback import FeedbackStore, Rating, feedback_path  # noqa: E40
 from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
 from assistant.ingestion.departments import DepartmentRow, department_table  # noqa: E402
 from assistant.interfaces import web_render as R  # noqa: E402
+from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import WarmUp, ensure_index  # noqa: E402,F401  (ensure_index re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
 from assistant.retrieval.index import IndexError_, KnowledgeIndex, ingest, knowledge_files  # noqa: E402
@@ -427,6 +428,8 @@ def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: Warm
                 goals, unit, chart = _goals_tab(app)
             with gr.Tab("知识库", id="knowledge"):
                 docs, upload, upload_status = _knowledge_tab(app)
+            with gr.Tab("评测", id="eval"):
+                eval_tab(app)
         view_outputs = [docs, dept, measure, goals, unit, chart]
 
         def on_upload(file: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:

@@ -263,3 +263,80 @@ def test_cold_start(plan_index_copy, tmp_path):
     print(f"\ncold start to first answer: {seconds:.1f} s")
     assert "市委人才办" in answer["answer"]
     assert seconds <= COLD_START_LIMIT, f"cold start took {seconds:.1f} s"
+
+
+EVAL_TIMEOUT = 300  # 200 questions take about a minute on an idle machine, over 100 s on a busy shared one
+
+
+def test_eval_tab_runs_the_dev_set_in_chromium(site, browser, tmp_path, monkeypatch):
+    """评测: the bundled dev set through the assistant, end to end: progress, metrics, charts, misses, zip."""
+    import io
+    import json
+    import urllib.request
+    import zipfile
+
+    from assistant.interfaces.web_eval import DEV_SET, load_question_file
+
+    out_root = tmp_path / "eval-out"
+    monkeypatch.setenv("ASSISTANT_EVAL_OUT", str(out_root))  # read when a run starts: keep eval/out clean
+    url, _ = site
+    driver = browser
+    driver.get(url)
+    wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#kp-question textarea"), 60, "the page did not load")
+    tab(driver, "评测")
+    boxes = {
+        label.text.strip(): label.find_element(By.CSS_SELECTOR, "input[type=checkbox]").is_selected()
+        for label in driver.find_elements(By.CSS_SELECTOR, "#kp-eval-systems label")
+        if label.find_elements(By.CSS_SELECTOR, "input[type=checkbox]")
+    }
+    assert boxes == {"助手（assistant）": True, "bm25-only": False, "dense-only": False, "naive-langchain": False}  # baselines optional
+    shot(driver, "09-eval-tab")
+
+    started = time.perf_counter()
+    driver.find_element(By.ID, "kp-eval-run-dev").click()
+    # the per-question progress bar
+    progress = "[role=progressbar][aria-valuetext*='题']"
+    bar = wait(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, progress) or [None])[0], 60, "no per-question progress bar")
+    print(f"\nprogress: {bar.get_attribute('aria-valuetext')}")
+    shot(driver, "10-eval-progress")
+
+    # the run has its own queue: the chat answers while it goes on
+    tab(driver, "问答")
+    ask(driver, "博士后集聚“双百”行动由谁牵头？")
+    status = driver.find_element(By.ID, "kp-eval-status").get_attribute("textContent")
+    assert "评测完成" not in status, "the chat waited for the evaluation"
+    tab(driver, "评测")
+    table = wait(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, "#kp-eval-metrics table") or [None])[0], EVAL_TIMEOUT, "no metrics after the run")
+    seconds = time.perf_counter() - started
+    rows = {
+        cells[0].text.strip(): [c.text.strip() for c in cells[1:]]
+        for row in table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        if (cells := row.find_elements(By.TAG_NAME, "td"))
+    }
+    headers = [th.text.strip() for th in table.find_elements(By.CSS_SELECTOR, "thead th")]
+    assert headers == ["指标", "说明", "assistant"]
+    questions = len(load_question_file(DEV_SET))
+    assert int(rows["questions"][1]) == questions >= 150
+    hit1 = float(rows["hit@1"][1])
+    print(f"\ndev set in the browser: {questions} questions in {seconds:.1f} s, hit@1 = {hit1:.3f}")
+    assert hit1 >= 0.9
+    assert "评测完成" in driver.find_element(By.ID, "kp-eval-status").text
+
+    # per-category table, the worst misses, the three charts and the downloads
+    categories = driver.find_element(By.ID, "kp-eval-categories").text
+    assert all(c in categories for c in ("lead", "followup", "unanswerable"))
+    assert "assistant：未命中" in driver.find_element(By.ID, "kp-eval-misses").text
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#kp-eval-charts img")) >= 3, 30, "the charts are not shown")
+    links = wait(driver, lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "#kp-eval-download a") if ".zip" in (a.get_attribute("href") or "")], 30, "no zip to download")
+    with urllib.request.urlopen(links[0].get_attribute("href"), timeout=30) as response:  # the page's own loopback server
+        with zipfile.ZipFile(io.BytesIO(response.read())) as zf:
+            assert {"report.md", "metrics.json", "systems.png", "latency.png", "categories.png"} <= set(zf.namelist())
+            assert json.loads(zf.read("metrics.json"))["systems"][0]["overall"]["hit@1"] == pytest.approx(hit1, abs=5e-4)
+    assert [p.name.startswith("web-") for p in out_root.iterdir()] == [True]
+    assert_no_alert(driver)
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", driver.find_element(By.ID, "kp-eval-status"))
+    time.sleep(0.5)
+    shot(driver, "11-eval-results")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", driver.find_element(By.ID, "kp-eval-misses"))
+    time.sleep(0.5)
+    shot(driver, "12-eval-misses")
