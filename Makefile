@@ -36,7 +36,10 @@ run: install
 EVAL_GATE := --fail-under hit@1=0.97 --fail-under hit@5=0.99 --fail-under facts=0.95 \
 	--fail-under citation_precision=0.97 --fail-under refusal_accuracy=0.94 --fail-under false_refusal=0.03
 
+# The retrieval tests run twice: on the embedded store, then against a real `chroma run` on 127.0.0.1
+# that tests/conftest.py starts (and stops) when ASSISTANT_TEST_CHROMA_SERVER=1.
 test: install-test
 	$(VENV)/bin/python -m pytest -q
+	ASSISTANT_TEST_CHROMA_SERVER=1 $(VENV)/bin/python -m pytest -q tests/retrieval
 	$(VENV)/bin/assistant ingest
 	$(VENV)/bin/assistant eval --systems assistant --out eval/out/ci $(EVAL_GATE)

@@ -121,7 +121,7 @@ def charts(report: EvalReport, out: Path) -> list[str]:
     ax.set_xticks([x + width * (len(report.systems) - 1) / 2 for x in range(len(metrics))], metrics)
     ax.set_ylim(0, 1.05)
     ax.set_title("Quality by system")
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(report.systems), frameon=False)  # below: bars reach 1.0
     fig.tight_layout()
     fig.savefig(out / "systems.png", dpi=110)
     plt.close(fig)

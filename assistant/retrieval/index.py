@@ -12,6 +12,7 @@ new build and then swaps CURRENT. A crash at any point leaves the previous build
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -67,8 +68,12 @@ def passage_text(clause: Clause, doc_title: str) -> str:
 
 
 def collection_name(index_dir: Path) -> str:
-    stem = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in index_dir.resolve().name).strip("-") or "default"
-    return f"{COLLECTION_PREFIX}{stem}"[:60]
+    """Readable and unique per index directory: two installs sharing a Chroma server (both with an
+    `.index/`) must never drop each other's collections as stale."""
+    resolved = index_dir.resolve()
+    stem = "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in resolved.name).strip("-") or "default"
+    digest = hashlib.sha256(str(resolved).encode("utf-8")).hexdigest()[:8]
+    return f"{COLLECTION_PREFIX}{stem[:40]}-{digest}"
 
 
 def chroma_client(path: Path, url: str | None = None):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import psutil
 import pytest
@@ -45,14 +46,19 @@ def test_english_and_mixed_questions(assistant):
     assert b.refused
 
 
-def test_memory_stays_flat_over_1000_questions(assistant):
+def test_memory_stays_flat_over_1000_questions(assistant, report_measurement):
     questions = [q.question for q in load_questions(ROOT / "eval" / "questions.jsonl")]
     process = psutil.Process(os.getpid())
     for q in questions:  # warm every path first
         assistant.run(q)
     before = process.memory_info().rss
+    started = time.perf_counter()
     for i in range(1000):
         assistant.run(questions[i % len(questions)], [questions[(i - 1) % len(questions)]] if i % 3 == 0 else [])
-    growth_mb = (process.memory_info().rss - before) / 2**20
-    print(f"RSS growth over 1000 questions: {growth_mb:.1f} MB")
+    after = process.memory_info().rss
+    growth_mb = (after - before) / 2**20
+    report_measurement("rss", {
+        "questions": 1000, "rss_before_mb": round(before / 2**20, 1), "rss_after_mb": round(after / 2**20, 1),
+        "growth_mb": round(growth_mb, 1), "limit_mb": 50, "seconds": round(time.perf_counter() - started, 1),
+    })
     assert growth_mb < 50

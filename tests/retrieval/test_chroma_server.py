@@ -2,44 +2,20 @@
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from assistant.answering.service import Assistant
 from assistant.retrieval.index import KnowledgeIndex, ingest
-from tests.conftest import KNOWLEDGE, PLAN
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import PLAN
+from tests.conftest import chroma_server as start_chroma_server
 
 
 @pytest.fixture()
 def chroma_server(tmp_path):
-    port = _free_port()
-    chroma = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start")
-    yield proc, f"http://127.0.0.1:{port}"
-    proc.kill()
-    proc.wait()
+    """A server of this test's own (the test stops it), apart from the session's one in server mode."""
+    with start_chroma_server(tmp_path / "server") as server:
+        yield server
 
 
 def test_index_on_a_chroma_server(chroma_server, plan_index_copy, tmp_path):
@@ -70,3 +46,19 @@ def test_index_on_a_chroma_server(chroma_server, plan_index_copy, tmp_path):
     down = Assistant(plan_index_copy).run("人才租赁住房这块谁负责？")  # server gone: lexical only, with a warning
     assert "市委人才办" in down.answer
     assert "向量检索服务暂不可用" in down.notice
+
+
+def test_two_installs_share_a_server_without_dropping_each_others_collections(chroma_server, plan_index, tmp_path):
+    _, url = chroma_server
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    shutil.copy(PLAN, kb)
+    first, second = tmp_path / "a" / ".index", tmp_path / "b" / ".index"  # same folder name, two installs
+    for index_dir in (first, second):
+        index_dir.mkdir(parents=True)
+        shutil.copy(plan_index / "embeddings.sqlite", index_dir / "embeddings.sqlite")
+        ingest(kb, index_dir, progress=False, chroma_url=url)
+    ingest(kb, first, progress=False, chroma_url=url, rebuild=True)  # drops the first install's stale build
+    for index_dir in (first, second):
+        hits = KnowledgeIndex.open(index_dir).dense_search("人才租赁住房申请", k=3)
+        assert "四.(六).22" in [c.clause_id for c, _ in hits]

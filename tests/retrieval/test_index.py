@@ -34,6 +34,14 @@ def test_dense_search_finds_the_measure(plan_index):
     assert all(c.kind == "clause" for c, _ in only_plan)
 
 
+def test_vectors_live_where_the_session_says(plan_index, chroma_server_mode):
+    """Normal runs: in the build's embedded store. ASSISTANT_TEST_CHROMA_SERVER=1: on the real server."""
+    index = KnowledgeIndex.open(plan_index)
+    assert index.manifest.chroma_url == chroma_server_mode
+    assert (index.build / "chroma" / "chroma.sqlite3").exists() == (chroma_server_mode is None)
+    assert index.collection.count() == len(index.clauses)
+
+
 def test_incremental_ingest_touches_only_changed_files(plan_index_copy, tmp_path):
     kb = _knowledge(tmp_path, ("youth.txt", POLICY))
     first = ingest(kb, plan_index_copy, progress=False)
