@@ -136,12 +136,26 @@ class NaiveLangChain:
         for i in range(0, len(texts), 500):
             self.store.add_texts(texts[i : i + 500], metadatas=metadatas[i : i + 500])
         self.chunks = len(texts)
+        self.index_dir = index_dir
+
+    def _clause_of(self, doc: str, chunk: str) -> str | None:
+        """The clause a chunk's middle falls in, so clause hit@k is measured for this baseline too."""
+        from assistant.ingestion.text import fold
+
+        folded = fold(chunk)
+        probe = folded[len(folded) // 2 - 8 : len(folded) // 2 + 8]
+        if len(probe) < 8:
+            return None
+        index = open_searcher(self.index_dir).index
+        holding = [c for c in index.by_doc.get(doc, []) if probe in fold(c.text)]
+        return min(holding, key=lambda c: len(c.text)).clause_id if holding else None
 
     def run(self, question: str, history: list[str]) -> Answer:
         started = time.perf_counter()
         docs = self.store.similarity_search_with_score(question, k=5)
         citations = [
-            Citation(n=i, doc=d.metadata["doc"], clause_id=f"chunk-{d.metadata['chunk']}", title=d.metadata["doc"], text=d.page_content, score=round(1 - s, 4))
+            Citation(n=i, doc=d.metadata["doc"], clause_id=self._clause_of(d.metadata["doc"], d.page_content) or f"chunk-{d.metadata['chunk']}",
+                     title=d.metadata["doc"], text=d.page_content, score=round(1 - s, 4))
             for i, (d, s) in enumerate(docs, start=1)
         ]
         text = "\n".join(f"{c.text}[{c.n}]" for c in citations[:4])
