@@ -104,6 +104,17 @@ def standalone_question(content: object) -> str | None:
     return clean_question(line)
 
 
+def asked_question(question: str, history: list[str], base: Answer) -> str:
+    """The question the model answers when no condensed one is at hand. The extractive resolution of a
+    follow-up is a retrieval query, which may be the earlier question alone (第三条具体讲的是什么？ →
+    基本原则有几条？): the follow-up itself is added, so the model is asked what the user asked."""
+    own = clean_question(question)
+    resolved = clean_question(base.resolved_question) if history else ""
+    if not resolved or own in resolved:
+        return resolved or own
+    return f"{resolved} {own}"
+
+
 def related_line(citations: list[Citation]) -> str:
     related = "；".join(f"[{c.n}] {c.title.split(' > ')[-1]}" for c in citations[:3])
     return f"\n相关条款：{related}" if related else ""
@@ -242,8 +253,7 @@ class LLMAssistant:
             return base
         if failure:
             return (yield from self._fallback(base, failure, shown=False))
-        asked = standalone or (clean_question(question) if not history else base.resolved_question or question)
-        return (yield from self._generate(base, asked, streaming))
+        return (yield from self._generate(base, standalone or asked_question(question, history, base), streaming))
 
     def _may_send(self, question: str) -> bool:
         """Only questions the extractive side would treat as questions go to the model."""

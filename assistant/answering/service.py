@@ -250,7 +250,6 @@ class Assistant:
             return self._general(question, intent.model_copy(update={"kind": "general"}), query)
         clause = hits[0].clause
         meta = index.docs[clause.doc]
-        fields = [(k, v) for k, v in [("title", meta.title), *meta.fields.items()] if v]
         wanted = [k for k, pattern in messages.META_FIELDS if re.search(pattern, question)]
         draft = self._draft()
         n = draft.cite(clause, hits[0].score)

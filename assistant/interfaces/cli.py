@@ -97,8 +97,9 @@ def cmd_departments(args: argparse.Namespace) -> int:
 
 
 def _assistant(args: argparse.Namespace):
-    """The assistant on the chosen index, building it first from the knowledge directory if missing."""
-    from assistant.answering.service import Assistant
+    """The answerer on the chosen index, building it first from the knowledge directory if missing:
+    extractive, or the LLM backend when ASSISTANT_LLM_MODEL is set (assistant/answering/factory.py)."""
+    from assistant.answering.factory import get_answerer
     from assistant.retrieval.index import current_build, ingest
 
     s = get_settings()
@@ -108,14 +109,49 @@ def _assistant(args: argparse.Namespace):
         ingest(
             args.knowledge or s.knowledge_dir, index, s.embedder, max_chars=s.max_clause_chars, window_chars=s.window_chars, batch=s.embed_batch, chroma_url=s.chroma_url
         )
-    return Assistant(index)
+    return get_answerer(index, s)
 
 
-def _print_answer(answer, as_json: bool) -> None:
+def _public(answer, llm: bool) -> dict:
+    """The stable `ask --json` object; in LLM mode also `notice`: why the extractive answer was
+    returned instead, or which sentences are marked 未核实 / were dropped ("" when none)."""
+    out = answer.public()
+    if llm:
+        out["notice"] = answer.notice
+    return out
+
+
+def _print_answer(answer, as_json: bool, llm: bool = False) -> None:
     if as_json:
-        print(json.dumps(answer.public(), ensure_ascii=False), flush=True)
+        print(json.dumps(_public(answer, llm), ensure_ascii=False), flush=True)
         return
     print(answer.answer)
+    _print_details(answer, llm)
+
+
+def _stream_answer(answerer, question: str, history: list[str]) -> None:
+    """LLM mode: the verified sentences are printed as the model completes them; when the model
+    fails after some were shown, the extractive answer follows, then the notice and citations."""
+    from assistant.answering.factory import stream_answer
+
+    stream = stream_answer(answerer, question, history)
+    last = ""
+    for delta in stream:
+        sys.stdout.write(delta)
+        sys.stdout.flush()
+        last = delta or last
+    answer = stream.answer
+    if not last.endswith("\n"):
+        print()
+    if stream.replaced:
+        print("——")
+        print(answer.answer)
+    _print_details(answer, llm=True)
+
+
+def _print_details(answer, llm: bool) -> None:
+    if llm and answer.notice:
+        print(f"\n注意：{answer.notice}")
     if answer.citations:
         print("\n引用条款：")
         for c in answer.citations:
@@ -124,12 +160,18 @@ def _print_answer(answer, as_json: bool) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from assistant.answering.factory import llm_configured
+
     assistant = _assistant(args)
+    llm = llm_configured(get_settings())
     if args.batch is None:
         if not args.question:
             print("error: give a question, or --batch FILE.jsonl", file=sys.stderr)
             return 2
-        _print_answer(assistant.run(args.question, args.history or []), args.json)
+        if llm and not args.json:
+            _stream_answer(assistant, args.question, args.history or [])
+        else:
+            _print_answer(assistant.run(args.question, args.history or []), args.json, llm)
         return 0
     source = sys.stdin if str(args.batch) == "-" else open(args.batch, encoding="utf-8")
     with source:
@@ -146,7 +188,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(json.dumps({"question": None, "error": f"line {number}: {exc}"}, ensure_ascii=False), flush=True)
                 continue
-            _print_answer(assistant.run(item["question"], [h for h in history if isinstance(h, str)]), True)
+            _print_answer(assistant.run(item["question"], [h for h in history if isinstance(h, str)]), True, llm)
     return 0
 
 
@@ -213,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--knowledge", type=Path)
     p.add_argument("--index", type=Path)
     p.add_argument("--out", type=Path, help="output directory (default eval/out/<questions file>)")
-    p.add_argument("--systems", default="assistant,bm25,dense,naive", help="comma-separated: assistant, bm25, dense, naive, random (the first is gated)")
+    p.add_argument("--systems", default="assistant,bm25,dense,naive", help="comma-separated: assistant, llm (the LLM backend, ASSISTANT_LLM_*), bm25, dense, naive, random (the first is gated)")
     p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when the first system is below (false_refusal, latency: above)")
     p.add_argument("--limit", type=int, help="only the first N questions of each file")
     p.set_defaults(func=cmd_eval)

@@ -13,7 +13,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
-from assistant.answering.service import Assistant  # noqa: E402
+from assistant.answering.factory import answer_mode, get_answerer, llm_configured, stream_answer  # noqa: E402
 from assistant.feedback import FeedbackStore, Rating, feedback_path  # noqa: E402
 from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
 from assistant.ingestion.departments import DepartmentRow, department_table  # noqa: E402
@@ -38,14 +38,17 @@ from assistant.settings import Settings  # noqa: E402
 log = logging.getLogger(__name__)
 
 TITLE = "昆山人才科创政策问答助手"
-MODE = "抽取式（不使用大模型）"
+MODE = "抽取式（不使用大模型）"  # the badge without an LLM; with one: 大模型：<model> (mode_label)
 HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 STREAM_STEPS = 12  # the answer is extracted at once; it is revealed in steps so it reads as it arrives
 STREAM_PAUSE = 0.03
 APPLICANT_EXAMPLES = ["海外人才来昆创业有什么支持？", "高校毕业生来昆山发展有哪些举措？", "到2025年有效高新技术企业要达到多少家？"]
 STAFF_EXAMPLES = ["博士后集聚“双百”行动由谁牵头？", "市科技局牵头哪些工作？", "深化对台人才科创合作的配合单位有哪些？"]
-ANSWER_QUEUE = "answer"  # chat and API share one queue: the searcher is not known to be thread-safe
+ANSWER_QUEUE = "answer"  # chat and API share one queue
+# Answers run side by side: retrieval only reads the index (the embedding call is serialised in the
+# embedder), and a streamed answer spends most of its time paused between steps, not computing.
+ANSWER_CONCURRENCY = 4
 UPLOAD_TYPES = [s for s in SUPPORTED_SUFFIXES if s != ".htm"]
 
 CSS = """
@@ -54,6 +57,7 @@ CSS = """
 .kp-answer p { margin: .2em 0; }
 .kp-answer ul { margin: .2em 0 .2em 1.2em; }
 .kp-ref { color: #1d4ed8; font-weight: 600; }
+.kp-unverified { color: #b45309; font-size: .85em; }
 .kp-cites { margin-top: .6em; border-top: 1px solid #e5e7eb; padding-top: .4em; }
 .kp-cites-label { font-size: .85em; color: #6b7280; margin-bottom: .3em; }
 .kp-card { border: 1px solid #e5e7eb; border-radius: 8px; padding: .45em .7em; margin: .35em 0; background: #fafafa; }
@@ -78,6 +82,12 @@ CSS = """
 .kp-examples-label { font-weight: 600; font-size: .9em; margin-top: .4em; }
 .kp-more > summary { cursor: pointer; color: #6b7280; font-size: .85em; margin: .2em 0; }
 """
+
+
+def mode_label(settings: Settings) -> str:
+    """The header badge: 抽取式（不使用大模型） or 大模型：<model>."""
+    mode = answer_mode(settings)
+    return f"大模型：{mode.removeprefix('llm:')}" if mode.startswith("llm:") else MODE
 
 
 # -- state of one chat session ----------------------------------------------------------------------
@@ -140,7 +150,9 @@ class WebApp:
         self.warm_up = warm_up
         self.index_dir = Path(settings.index_dir)
         self.knowledge_dir = Path(settings.knowledge_dir)
-        self.assistant = Assistant(self.index_dir, settings)
+        self.assistant = get_answerer(self.index_dir, settings)  # extractive, or the LLM backend when configured
+        self.llm = llm_configured(settings)
+        self.mode = mode_label(settings)
         self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir, getattr(settings, "feedback_db", None)))
         self._upload_lock = threading.Lock()
 
@@ -157,10 +169,26 @@ class WebApp:
     def ask(self, question: str, history: list[str] | str | None = None) -> dict:
         """Answer a question; history is the earlier questions of the conversation."""
         self._ready()
-        return self.assistant.run(question or "", parse_history(history)).public()
+        answer = self.assistant.run(question or "", parse_history(history))
+        public = answer.public()
+        if self.llm:  # why the extractive answer came back, or which sentences are 未核实 ("" when none)
+            public["notice"] = answer.notice
+        return public
 
     def render_answer(self, answer: Answer) -> str:
-        return R.message_html(answer.answer, answer.citations, self.index().docs)
+        return R.message_html(answer.answer, answer.citations, self.index().docs, notice=answer.notice)
+
+    def _stream_llm(self, question: str, state: dict[str, Any]) -> Generator[tuple[list[dict], str, dict[str, Any]], None, Answer]:
+        """LLM mode: the model's verified sentences as they arrive; returns the final Answer (the
+        extractive one, with a notice, when the model failed: the final render replaces the text)."""
+        messages = state["messages"]
+        stream = stream_answer(self.assistant, question, list(state["questions"]))
+        shown = ""
+        for delta in stream:
+            shown += delta
+            messages[-1]["content"] = R.message_html(shown + " …")
+            yield messages, "", state
+        return stream.answer
 
     def chat(self, message: str, state: dict[str, Any] | None) -> Iterator[tuple[list[dict], str, dict[str, Any]]]:
         """One chat turn: the question appears, the answer streams in, then its citation cards."""
@@ -172,7 +200,10 @@ class WebApp:
         yield messages, "", state
         self._ready()
         try:
-            answer = self.assistant.run(question, list(state["questions"]))
+            if self.llm:
+                answer = yield from self._stream_llm(question, state)
+            else:
+                answer = self.assistant.run(question, list(state["questions"]))
         except IndexError_ as exc:
             messages[-1]["content"] = R.notice_html(f"知识库索引不可用：{exc}", "error")
             yield messages, "", state
@@ -182,7 +213,7 @@ class WebApp:
             messages[-1]["content"] = R.notice_html(f"回答时出错（{type(exc).__name__}: {exc}），请稍后重试或换个问法。", "error")
             yield messages, "", state
             return
-        text = answer.answer
+        text = answer.answer if not self.llm else ""  # the extractive answer comes at once: revealed in steps
         step = max(1, -(-len(text) // STREAM_STEPS))
         for end in range(step, len(text), step):
             messages[-1]["content"] = R.message_html(text[:end] + " …")
@@ -417,7 +448,7 @@ def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: Warm
         gr.HTML(
             f'<div class="kp-header"><h1>{R.esc(TITLE)}</h1>'
             f"<div>依据已收录的政策文件作答，每个回答都附引用条款，可展开查看条款全文。"
-            f' <span class="kp-mode" id="kp-mode">当前模式：{R.esc(MODE)}</span></div></div>'
+            f' <span class="kp-mode" id="kp-mode">当前模式：{R.esc(app.mode)}</span></div></div>'
         )
         with gr.Tabs():
             with gr.Tab("问答", id="chat"):
@@ -438,7 +469,7 @@ def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: Warm
 
         upload.upload(on_upload, upload, [upload_status, upload, *view_outputs], api_visibility="private")
         demo.load(app.views, None, view_outputs, api_visibility="private")
-        gr.api(_ask_endpoint(app), api_name="ask", concurrency_id=ANSWER_QUEUE)
+        gr.api(_ask_endpoint(app), api_name="ask", concurrency_id=ANSWER_QUEUE, concurrency_limit=ANSWER_CONCURRENCY)
     return demo
 
 
@@ -477,7 +508,8 @@ def _chat_tab(app: WebApp) -> None:
         send_comment = gr.Button("提交意见", size="sm")
     feedback_status = gr.HTML(elem_id="kp-feedback-status")
 
-    chat_io = dict(inputs=[question, state], outputs=[chatbot, question, state], show_progress="minimal", concurrency_id=ANSWER_QUEUE)
+    chat_io = dict(inputs=[question, state], outputs=[chatbot, question, state], show_progress="minimal", concurrency_id=ANSWER_QUEUE,
+                   concurrency_limit=ANSWER_CONCURRENCY)
     question.submit(app.chat, api_name="chat", **chat_io)
     send.click(app.chat, api_visibility="private", **chat_io)
     for button, text in examples:
@@ -525,7 +557,7 @@ def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
 
 # -- serving --------------------------------------------------------------------------------------------
 def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, prevent_thread_lock: bool = False, quiet: bool = False) -> None:
-    demo.queue(default_concurrency_limit=1)  # answers take ~1 s; one at a time per queue
+    demo.queue(default_concurrency_limit=1)  # uploads and evaluations: one at a time
     demo.launch(
         server_name=HOST,
         server_port=port,

@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
+from assistant.answering.verify import UNVERIFIED  # the mark of a sentence its clauses do not support
 from assistant.models import Citation, DocumentMeta, FileError, Indicator, IngestReport
 
 REF = re.compile(r"\[(\d{1,3})\]")
@@ -22,8 +23,10 @@ def esc(text: object) -> str:
 
 
 def _inline(line: str) -> str:
-    # [n] markers become superscripts; the pattern matches digits only, so nothing escaped is undone
-    return REF.sub(r'<sup class="kp-ref">[\1]</sup>', esc(line))
+    # [n] markers become superscripts; the pattern matches digits only, so nothing escaped is undone;
+    # 未核实 marks are set off (a constant string, the same escaped or not)
+    html_line = REF.sub(r'<sup class="kp-ref">[\1]</sup>', esc(line))
+    return html_line.replace(UNVERIFIED, f'<span class="kp-unverified">{UNVERIFIED}</span>')
 
 
 def question_html(text: str) -> str:
@@ -118,9 +121,9 @@ def citations_html(citations: Sequence[Citation], docs: dict[str, DocumentMeta],
     return f'<div class="kp-cites"><div class="kp-cites-label">引用条款</div>{cards}{more}</div>'
 
 
-def message_html(answer: str, citations: Sequence[Citation] = (), docs: dict[str, DocumentMeta] | None = None) -> str:
-    """One assistant message: the answer, then its citation cards."""
-    return '<div class="kp-msg">' + answer_html(answer) + citations_html(citations, docs or {}, answer) + "</div>"
+def message_html(answer: str, citations: Sequence[Citation] = (), docs: dict[str, DocumentMeta] | None = None, notice: str = "") -> str:
+    """One assistant message: the answer, its notice (an LLM fallback, sentences 未核实), then its citation cards."""
+    return '<div class="kp-msg">' + answer_html(answer) + (notice_html(notice) if notice else "") + citations_html(citations, docs or {}, answer) + "</div>"
 
 
 def notice_html(text: str, kind: str = "info") -> str:

@@ -32,6 +32,7 @@ class E5Embedder:
     def __init__(self) -> None:
         self._model = None
         self._lock = threading.Lock()
+        self._engine_lock = threading.Lock()  # the C engine is not documented as thread-safe: one call at a time
         # the same question is embedded again by follow-ups, retries and the eval's baselines
         self._query = lru_cache(maxsize=QUERY_CACHE)(self._embed_query)
 
@@ -50,13 +51,17 @@ class E5Embedder:
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        return np.asarray(self.model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+        model = self.model
+        with self._engine_lock:
+            return np.asarray(model.passage(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._query(text).copy()
 
     def _embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self.model.query(text), dtype=np.float32)
+        model = self.model
+        with self._engine_lock:
+            return np.asarray(model.query(text), dtype=np.float32)
 
 
 class SentenceTransformerEmbedder:

@@ -2,6 +2,7 @@
 real langchain-openai client. No network: the fake listens on 127.0.0.1."""
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -18,20 +19,18 @@ from assistant.answering.llm import (
     LLMAssistant,
     ThinkFilter,
     as_data,
+    asked_question,
     fill,
     load_prompts,
     standalone_question,
 )
-from assistant.answering.intent import clean_question, detect
 from assistant.answering.service import Assistant
-from assistant.answering.verify import UNVERIFIED, citation_pairs
-from assistant.evaluation.metrics import facts_present
-from assistant.evaluation.questions import load_questions
+from assistant.answering.verify import UNVERIFIED
 from assistant.ingestion.text import split_sentences as sentence_spans
 from assistant.models import Answer
 from assistant.settings import PROJECT_ROOT, Settings
 from tests.conftest import KNOWLEDGE, ROOT
-from tests.fixtures_openai import FakeOpenAI, Reply, system_text, user_text
+from tests.fixtures_openai import FakeOpenAI, Reply, chunk, system_text, user_text
 
 KEY = "sk-test-0123456789abcdefSECRET"  # fake; must never appear in logs
 QUESTION = "来昆山工作的人才，孩子上学和看病有什么保障？"
@@ -77,17 +76,6 @@ def make(server, extractive):
 
 def n_of(answer: Answer, needle: str) -> int:
     return next(c.n for c in answer.citations if needle in c.text)
-
-
-def quoting_reply(answer: Answer) -> str:
-    """A faithful model: the sentences the extractive answer quotes, each with the same [n]."""
-    lines = []
-    for line in answer.answer.splitlines():
-        m = re.fullmatch(r"(- )?(.*?)((?:\[\d+\])+)", line.strip())
-        if m:
-            bullet, body, marks = m.groups()
-            lines += [f"{bullet or ''}{body[a:b]}{marks}" for a, b in sentence_spans(body)]
-    return "\n".join(lines)
 
 
 def ids(answer: Answer) -> list[tuple[int, str]]:
@@ -202,6 +190,38 @@ def test_a_failed_stream_yields_the_extractive_answer(make, server, extractive):
     assert stream.answer.notice == NOTICE_UNAVAILABLE and not stream.replaced
 
 
+@pytest.mark.parametrize(
+    "reply, notice",
+    [
+        (Reply(status=500), NOTICE_UNAVAILABLE),
+        (Reply(raw=b'{"choices": [{"message": '), NOTICE_UNAVAILABLE),  # malformed JSON instead of events
+        (Reply("计划提出优化医疗保障[1]。", delay=3), NOTICE_TIMEOUT),
+    ],
+    ids=["http-500", "malformed-json", "timeout"],
+)
+def test_streaming_failures_before_any_text_yield_the_extractive_answer(make, server, extractive, reply, notice):
+    base = extractive.run(QUESTION)
+    server.script(reply)
+    started = time.perf_counter()
+    stream = make(llm_timeout=1).stream(QUESTION)
+    assert list(stream) == [base.answer] and time.perf_counter() - started < 2.5
+    assert server.requests[0]["stream"] is True
+    assert stream.answer.notice == notice and stream.answer.answer == base.answer and not stream.replaced
+
+
+def test_a_stream_that_breaks_after_a_sentence_is_replaced_by_the_extractive_answer(make, server, extractive):
+    """A malformed event after a verified sentence was shown: the final answer is the extractive one,
+    and `replaced` tells the interfaces to swap the text shown for it."""
+    base = extractive.run(QUESTION)
+    n = n_of(base, "子女入学")
+    first = chunk({"content": f"计划提出优化医疗保障、子女入学等特色服务[{n}]。\n每位人才"}, "test-model")
+    server.script(Reply(raw=f"data: {json.dumps(first, ensure_ascii=False)}\n\ndata: {{not json\n\n".encode()))
+    stream = make().stream(QUESTION)
+    deltas = list(stream)
+    assert deltas == [f"计划提出优化医疗保障、子女入学等特色服务[{n}]。\n"]
+    assert stream.replaced and stream.answer.answer == base.answer and stream.answer.notice == NOTICE_UNAVAILABLE
+
+
 @pytest.mark.parametrize("streaming", [False, True])
 def test_a_reasoning_block_is_not_part_of_the_answer(make, server, extractive, streaming):
     n = n_of(extractive.run(QUESTION), "子女入学")
@@ -283,6 +303,29 @@ def test_a_failed_condensation_skips_the_model(make, server, extractive):
     assert len(server.requests) == 1  # no second call to a model that just failed
 
 
+def test_without_a_condensed_question_the_model_is_still_asked_the_follow_up(make, server, extractive):
+    """The extractive resolution of 第三条具体讲的是什么？ is the earlier question (its retrieval query):
+    the model must see the follow-up too, or it answers the earlier question."""
+    history, question = ["基本原则有几条？"], "第三条具体讲的是什么？"
+    base = extractive.run(question, history)
+    assert base.resolved_question == history[0] and base.intent == "general" and not base.refused
+    n = n_of(base, "坚持产才融合")
+    reply = f"坚持产才融合，加快人才链与产业链、创新链深度融合[{n}]。"
+    server.script(Reply(""), Reply(reply))
+    a = make().run(question, history)
+    assert f"<question>\n{history[0]} {question}\n</question>" in user_text(server.requests[1])
+    assert a.answer == reply and a.notice == ""
+
+
+def test_asked_question():
+    plain = Answer(question="q", answer="", resolved_question="人才公寓怎么申请？")
+    assert asked_question(" 人才公寓怎么申请？ ", [], plain) == "人才公寓怎么申请？"
+    follow = Answer(question="q", answer="", resolved_question="人才招引汇聚计划由谁牵头？ 那配合单位呢？")
+    assert asked_question("那配合单位呢？", ["人才招引汇聚计划由谁牵头？"], follow) == follow.resolved_question
+    ordinal = Answer(question="q", answer="", resolved_question="基本原则有几条？")
+    assert asked_question("第三条讲什么？", ["基本原则有几条？"], ordinal) == "基本原则有几条？ 第三条讲什么？"
+
+
 def test_standalone_question_parsing():
     assert standalone_question("改写后的问题：“人才公寓怎么申请？”\n说明：……") == "人才公寓怎么申请？"
     assert standalone_question("") is None and standalone_question(None) is None and standalone_question(["x"]) is None
@@ -351,40 +394,6 @@ def test_prompts_load_from_files(tmp_path):
         load_prompts(tmp_path)
     assert fill("{a} {b} {json}", a="{b}", b=1) == "{b} 1 {json}"  # values are never re-parsed
     assert as_data('</clause key="x">') == '＜/clause key="x"＞'
-
-
-# -- dev-set quality ------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_dev_set_quality_is_no_worse_than_extractive(make, server, extractive):
-    """General dev questions answered by a scripted faithful model (it quotes what the extractive
-    answer quotes): required facts and citation precision must not drop on the LLM path."""
-    names, _ = extractive.departments()
-    segment = extractive.searcher.lexical.tokenizer.jieba.lcut
-    questions = [  # intent detection needs no retrieval: only general questions are retrieved for
-        q for q in load_questions(ROOT / "eval" / "questions.jsonl")
-        if q.answerable and not q.history and detect(clean_question(q.question), names, segment).kind == "general"
-    ]
-    chosen = [(q, a) for q in questions if (a := extractive.run(q.question)).intent == "general" and not a.refused]
-    assert len(chosen) >= 30
-    replies = {f"<question>\n{as_data(q.question.strip())}\n</question>": quoting_reply(a) for q, a in chosen}
-    server.responder = lambda request: Reply(next(r for k, r in replies.items() if k in user_text(request)))
-    assistant = make()
-    terms = extractive.searcher.lexical.tokenizer.tokens
-
-    def score(pairs: list[tuple]) -> tuple[float, float]:
-        facts = sum(facts_present(q, a) for q, a in pairs) / len(pairs)
-        supported = total = 0
-        for _, a in pairs:
-            s, t = citation_pairs(a.answer, {c.n: c.text for c in a.citations}, terms=terms)
-            supported, total = supported + s, total + t
-        return facts, supported / total
-
-    llm_pairs = [(q, assistant.run(q.question)) for q, _ in chosen]
-    assert all(a.notice == "" and a.intent == "general" for _, a in llm_pairs)  # the LLM path served every one
-    ex_facts, ex_precision = score(chosen)
-    llm_facts, llm_precision = score(llm_pairs)
-    print(f"\n{len(chosen)} general questions: facts extractive {ex_facts:.3f} / llm {llm_facts:.3f}; citation precision extractive {ex_precision:.3f} / llm {llm_precision:.3f}")
-    assert llm_facts >= ex_facts and llm_precision >= ex_precision
 
 
 # -- injection ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import PLAN, ROOT
 
@@ -17,10 +18,12 @@ gr = pytest.importorskip("gradio")
 
 from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web import (  # noqa: E402
+    MODE,
     WebApp,
     build_app,
     ensure_index,
     launch_app,
+    mode_label,
     new_chat_state,
     parse_history,
     safe_file_name,
@@ -29,6 +32,7 @@ from assistant.models import Citation  # noqa: E402
 from assistant.retrieval.index import current_build  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from tests.fixtures import POLICY, write_docx  # noqa: E402
+from tests.fixtures_openai import FakeOpenAI, Reply  # noqa: E402
 
 XSS = "<img src=x onerror=alert(1)>"
 UPLOADED_POLICY = (
@@ -123,6 +127,50 @@ def test_chat_streams_and_renders_cards(web):
     # the second turn gets the first question as history
     steps, state = run_chat(web, "那配合单位呢？", state)
     assert "市教育局" in steps[-1][-1]["content"] and len(steps[-1]) == 4
+
+
+LLM_QUESTION = "来昆山工作的人才，孩子上学和看病有什么保障？"
+
+
+def test_chat_streams_the_llm_answer_and_shows_the_mode(settings, tmp_path):
+    """LLM mode against the loopback fake of the OpenAI API: the badge names the model, the chat shows
+    the verified sentences as they arrive, the final message has the cards, the 未核实 mark and the
+    notice (escaped); a failed model gives the extractive answer with its notice."""
+    with FakeOpenAI() as server:
+        llm = settings.model_copy(update={"llm_base_url": server.base_url, "llm_model": "web-test-model", "llm_api_key": SecretStr("sk-web-SECRET"), "llm_timeout": 5})
+        web = WebApp(llm, feedback_db=tmp_path / "feedback.sqlite")
+        assert web.mode == "大模型：web-test-model" and mode_label(settings) == MODE == "抽取式（不使用大模型）"
+        header = next(b.value for b in build_app(llm, feedback_db=tmp_path / "f2.sqlite").blocks.values() if isinstance(b, gr.HTML) and "kp-mode" in (b.value or ""))
+        assert "当前模式：大模型：web-test-model" in header
+
+        base = web.assistant.extractive.run(LLM_QUESTION)
+        n = next(c.n for c in base.citations if "子女入学" in c.text)
+        first, second = f"计划提出优化医疗保障、子女入学等特色服务[{n}]。", f"每位人才每年可领取<b>子女教育补贴</b>5万元[{n}]。"
+        server.script(Reply(f"{first}\n{second}", chunk_chars=3))
+        steps, state = run_chat(web, LLM_QUESTION)
+        assert server.requests[0]["stream"] is True
+        bots = [s[-1]["content"] for s in steps]
+        assert "正在检索" in bots[0]
+        partial = bots[1:-1]
+        assert len(partial) == 2 and "优化医疗保障" in partial[0] and "5万元" not in partial[0]  # one step per verified sentence
+        assert all("kp-card" not in b for b in partial)
+        final = bots[-1]
+        assert "kp-card" in final and "条款：四.(六).20" in final and "<mark>" in final
+        assert '<span class="kp-unverified">（未核实）</span>' in final and "未能在所引条款中核实" in final
+        assert "<b>" not in final and "&lt;b&gt;子女教育补贴&lt;/b&gt;" in final
+        assert state["answers"]["1"]["answer"].startswith(first)
+
+        # the model fails: the extractive answer, with the notice
+        server.script(Reply(status=500))
+        steps, state = run_chat(web, LLM_QUESTION, state)
+        final = steps[-1][-1]["content"]
+        assert "大模型暂不可用，已返回抽取式答案。" in final and "kp-card" in final and "优化医疗保障、子女入学" in final
+
+        # the API: the stable object, plus the notice
+        server.script(Reply(first))
+        answer = web.ask(LLM_QUESTION)
+        assert answer["answer"] == first and answer["notice"] == "" and server.requests[-1]["stream"] is False
+        assert set(answer) == {"question", "answer", "refused", "citations", "latency_ms", "notice"}
 
 
 def test_feedback_is_stored(web, tmp_path):
