@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from assistant.ingestion.indicators import extract_indicators
@@ -21,8 +22,11 @@ def guess_title(body: str, fallback: str) -> str:
     spans = segment_spans(body)
     if spans:
         first = body[spans[0][0] : spans[0][1]]
-        if 4 <= len(first) <= 60 and not first.endswith(("。", "：", ":", "；")):
-            return first
+        # news copied from portals often runs the headline into the first sentence: "标题 2月4日，…"
+        candidates = [first, re.split(r"[ \u3000\xa0]+", first.strip(), maxsplit=1)[0]]
+        for candidate in candidates:
+            if 4 <= len(candidate) <= 60 and not candidate.endswith(("。", "：", ":", "；", "，", ",")):
+                return candidate
     return fallback
 
 

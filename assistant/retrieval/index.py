@@ -36,7 +36,7 @@ from assistant.retrieval.embedders import Embedder, get_embedder
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
-PARSER_VERSION = 3  # bump when parsing changes: unchanged files are parsed again (vectors still come from the cache)
+PARSER_VERSION = 4  # bump when parsing changes: unchanged files are parsed again (vectors still come from the cache)
 COLLECTION_PREFIX = "kb-"
 
 
@@ -62,9 +62,11 @@ class Manifest(BaseModel):
 
 def passage_text(clause: Clause, doc_title: str) -> str:
     """What gets embedded: the clause with its document title and heading path as context."""
-    heading = " > ".join(h for h in clause.heading_path if h != doc_title)
-    head = f"{doc_title}｜{heading}" if heading else doc_title
-    return f"{head}\n{clause.text}"
+    if doc_title == clause.doc:  # an untitled document is "titled" by its file name: no meaning to embed
+        doc_title = ""
+    heading = " > ".join(h for h in clause.heading_path if h not in (doc_title, clause.doc))
+    head = f"{doc_title}｜{heading}" if doc_title and heading else doc_title or heading
+    return f"{head}\n{clause.text}" if head else clause.text
 
 
 def collection_name(index_dir: Path) -> str:
