@@ -10,7 +10,13 @@ import numpy as np
 from assistant.retrieval.tokenize import Tokenizer, expand_query
 
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _bm25s():
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import: its chatter is not our users'
+    return bm25s
 
 
 class LexicalIndex:
@@ -21,9 +27,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, passages: list[str], tokenizer: Tokenizer) -> "LexicalIndex":
-        import bm25s
-
-        retriever = bm25s.BM25(k1=1.2, b=0.75)  # tuned on the ncp-policy-qa benchmark (0.9/0.4 and 1.5/0.5 did no better)
+        retriever = _bm25s().BM25(k1=1.2, b=0.75)  # tuned on the ncp-policy-qa benchmark (0.9/0.4 and 1.5/0.5 did no better)
         corpus = [tokenizer.index_tokens(p) or ["∅"] for p in passages]
         retriever.index(corpus, show_progress=False)
         return cls(tokenizer, retriever, len(passages))
@@ -34,9 +38,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path, tokenizer: Tokenizer) -> "LexicalIndex":
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(directory), show_progress=False)
+        retriever = _bm25s().BM25.load(str(directory), show_progress=False)
         size = json.loads((directory / "size.json").read_text(encoding="utf-8"))["size"]
         return cls(tokenizer, retriever, size)
 
