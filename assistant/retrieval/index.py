@@ -310,6 +310,7 @@ def ingest(
         old_clauses: dict[str, list[Clause]] = {}
         old_indicators: dict[str, list[Indicator]] = {}
         parse_settings = {"max_chars": max_chars, "window_chars": window_chars, "parser": PARSER_VERSION}
+        known: set[str] = set()  # documents of the serving build
         if old_build is not None:
             old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
             if old.embedder != embedder.name:
@@ -317,8 +318,9 @@ def ingest(
                     f"the index at {index_dir} holds vectors of {old.embedder}, not {embedder.name}; "
                     "refusing to mix embedders (use --rebuild, or another --index directory)"
                 )
+            known = set(old.docs)
             if old.parse_settings != parse_settings:
-                old, old_build = None, None  # clause boundaries change: treat every file as new
+                old, old_build = None, None  # clause boundaries change: every file is parsed again
             else:
                 for c in _read_jsonl(old_build / "clauses.jsonl", Clause):
                     old_clauses.setdefault(c.doc, []).append(c)
@@ -355,8 +357,8 @@ def ingest(
             docs[doc] = DocEntry(meta=parsed.meta, clauses=len(parsed.clauses))
             clauses[doc], indicators[doc] = parsed.clauses, parsed.indicators
             fresh.append(doc)
-            (report.changed if previous is not None else report.new).append(doc)
-        report.removed = sorted(set(old.docs) - set(docs)) if old else []
+            (report.changed if doc in known else report.new).append(doc)
+        report.removed = sorted(known - set(docs))
         report.documents = len(docs)
         report.clauses = sum(len(v) for v in clauses.values())
 

@@ -141,3 +141,12 @@ def test_kill_9_mid_ingest_leaves_the_previous_index_serving(plan_index_copy, tm
     assert 0 < report.embedded < report.clauses - plan_clauses  # batches done before the kill came from the cache
     assert len(KnowledgeIndex.open(plan_index_copy).docs) == 13
     assert json.loads((plan_index_copy / "CURRENT").read_text())["build"] == report.build
+
+
+def test_a_parser_upgrade_reparses_files_as_changed_and_embeds_nothing(plan_index_copy, monkeypatch):
+    import assistant.retrieval.index as index_module
+
+    monkeypatch.setattr(index_module, "PARSER_VERSION", index_module.PARSER_VERSION + 100)
+    report = ingest(KNOWLEDGE, plan_index_copy, progress=False)
+    assert report.changed == ["kunshan-talent-plan-2022-2025"] and report.new == [] and report.removed == []
+    assert report.embedded == 0
