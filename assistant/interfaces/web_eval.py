@@ -343,9 +343,16 @@ class EvalTab:
         self.out_root = out_root
         self.warm_up = warm_up
 
+    def choices(self) -> list[tuple[str, str]]:
+        """The systems on offer: the LLM mode too when a model is configured."""
+        from assistant.answering.factory import llm_configured
+
+        extra = [(f"大模型（llm:{self.settings.llm_model}）", "llm")] if llm_configured(self.settings) else []
+        return SYSTEMS[:1] + extra + SYSTEMS[1:]
+
     def systems(self, chosen: Sequence[str] | None) -> list[str]:
         """The chosen systems in the page's order (the assistant first); EvalInputError when none."""
-        known = [value for _, value in SYSTEMS]
+        known = [value for _, value in self.choices()]
         chosen = list(chosen or [])
         unknown = [c for c in chosen if c not in known]
         if unknown:
@@ -403,7 +410,7 @@ def eval_tab(app: Any, out_root: Path | None = None) -> EvalTab:
             upload = gr.File(label="题目文件（JSONL）", file_types=FILE_TYPES, type="filepath", elem_id="kp-eval-file")
         with gr.Column(scale=2):
             systems = gr.CheckboxGroup(
-                choices=SYSTEMS, value=DEFAULT_SYSTEMS, label="评测的系统（基线可选）", elem_id="kp-eval-systems"
+                choices=tab.choices(), value=DEFAULT_SYSTEMS, label="评测的系统（基线可选）", elem_id="kp-eval-systems"
             )
             run_upload = gr.Button("评测上传的文件", variant="primary", elem_id="kp-eval-run-upload")
             run_dev = gr.Button(f"评测内置开发集（{DEV_SET.name}）", elem_id="kp-eval-run-dev")

@@ -193,6 +193,13 @@ def test_choices_and_missing_input(tab):
     assert "未知的系统" in tab.run("dev", None, ["assistant", "gpt"]).status
     assert "请先上传" in tab.run("upload", None, ["assistant"]).status
     assert "找不到题目文件" in tab.run("upload", "/nonexistent/q.jsonl", ["assistant"]).status
+    assert "未知的系统" in tab.run("dev", None, ["llm"]).status  # no model configured: not on offer
+
+
+def test_the_llm_mode_is_offered_when_a_model_is_configured(settings, out_root):
+    llm = EvalTab(settings.model_copy(update={"llm_model": "qwen", "llm_base_url": "http://127.0.0.1:9/v1"}), out_root)
+    assert [v for _, v in llm.choices()] == ["assistant", "llm", "bm25", "dense", "naive"]
+    assert llm.systems(["llm", "assistant"]) == ["assistant", "llm"]
 
 
 def test_no_index_is_reported_not_raised(tmp_path, out_root):
