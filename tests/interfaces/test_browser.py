@@ -222,7 +222,7 @@ def test_end_to_end_in_chromium(site, browser, tmp_path):
     assert_no_alert(driver)
 
 
-def test_cold_start(plan_index_copy, tmp_path):
+def test_cold_start(plan_index_copy, tmp_path, report_measurement):
     """From `python app.py` to the first answer through the API, with an existing index."""
     from gradio_client import Client
 
@@ -260,7 +260,7 @@ def test_cold_start(plan_index_copy, tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    print(f"\ncold start to first answer: {seconds:.1f} s")
+    report_measurement("cold_start", {"seconds_to_first_answer": round(seconds, 1), "limit_s": COLD_START_LIMIT})
     assert "市委人才办" in answer["answer"]
     assert seconds <= COLD_START_LIMIT, f"cold start took {seconds:.1f} s"
 
