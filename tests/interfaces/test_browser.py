@@ -10,13 +10,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PLAN, ROOT
-from tests.interfaces.test_web import XSS, free_port
+from tests.conftest import free_port
+from tests.interfaces.test_web import XSS
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -50,20 +51,9 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 @pytest.fixture()
-def site(plan_index_copy: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    from assistant.interfaces.web import build_app, launch_app
-    from assistant.settings import Settings
-
-    kb = tmp_path / "kb"
-    kb.mkdir()
-    shutil.copy(PLAN, kb)
-    demo = build_app(Settings(knowledge_dir=kb, index_dir=plan_index_copy), feedback_db=tmp_path / "feedback.sqlite")
-    port = free_port()
-    launch_app(demo, port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/", kb
-    finally:
-        demo.close()
+def site(served, settings) -> tuple[str, Path]:
+    """(URL, knowledge dir) of the app served for this test."""
+    return served[1], Path(settings.knowledge_dir)
 
 
 @pytest.fixture()

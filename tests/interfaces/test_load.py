@@ -6,22 +6,18 @@ from __future__ import annotations
 import html
 import math
 import re
-import shutil
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from assistant.answering import messages as M
 from assistant.evaluation.questions import load_questions
-from tests.conftest import PLAN, ROOT, free_port
+from tests.conftest import ROOT
 
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
 
-from assistant.interfaces.web import build_app, launch_app  # noqa: E402
-from assistant.settings import Settings  # noqa: E402
 
 USERS = 50
 # Dev-set questions of every kind: who leads / who helps a measure, what a department leads or helps
@@ -39,17 +35,8 @@ DEADLINE = 600  # seconds for all users together; a hung request fails the test 
 
 
 @pytest.fixture()
-def served_url(plan_index_copy: Path, tmp_path: Path):
-    kb = tmp_path / "kb"
-    kb.mkdir()
-    shutil.copy(PLAN, kb)
-    demo = build_app(Settings(knowledge_dir=kb, index_dir=plan_index_copy), feedback_db=tmp_path / "feedback.sqlite")
-    port = free_port()
-    launch_app(demo, port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
+def served_url(served) -> str:
+    return served[1]
 
 
 def _text(message: dict) -> str:

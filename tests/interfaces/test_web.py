@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,6 @@ from assistant.interfaces.web import (  # noqa: E402
     WebApp,
     build_app,
     ensure_index,
-    launch_app,
     mode_label,
     new_chat_state,
     parse_history,
@@ -43,35 +41,9 @@ UPLOADED_POLICY = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture()
-def settings(plan_index_copy: Path, tmp_path: Path) -> Settings:
-    """Settings on a private index and knowledge dir: the repo's knowledge/ is never written."""
-    kb = tmp_path / "kb"
-    kb.mkdir()
-    shutil.copy(PLAN, kb)
-    return Settings(knowledge_dir=kb, index_dir=plan_index_copy)
-
-
 @pytest.fixture()
 def web(settings: Settings, tmp_path: Path) -> WebApp:
     return WebApp(settings, feedback_db=tmp_path / "feedback.sqlite")
-
-
-@pytest.fixture()
-def served(settings: Settings, tmp_path: Path):
-    demo = build_app(settings, feedback_db=tmp_path / "served-feedback.sqlite")
-    port = free_port()
-    launch_app(demo, port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield demo, f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
 
 
 def run_chat(web: WebApp, question: str, state: dict | None = None) -> tuple[list[list[dict]], dict]:

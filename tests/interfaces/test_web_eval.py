@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import html
 import json
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import NCP, PLAN, ROOT, need
+from tests.conftest import NCP, ROOT, need
 
 gr = pytest.importorskip("gradio")
 
@@ -24,14 +23,6 @@ XSS = "<img src=x onerror=alert(1)>"
 DEV_LINES = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
 # two lead questions, two follow-ups and an unanswerable one: ranks, facts and refusals
 SAMPLE_IDS = ("q001", "q002", "q154", "q155", "q171")
-
-
-@pytest.fixture()
-def settings(plan_index_copy: Path, tmp_path: Path) -> Settings:
-    kb = tmp_path / "kb"
-    kb.mkdir()
-    shutil.copy(PLAN, kb)
-    return Settings(knowledge_dir=kb, index_dir=plan_index_copy)
 
 
 @pytest.fixture()
