@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PLAN, ROOT
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 from tests.interfaces.test_web import XSS
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -244,11 +244,7 @@ def test_cold_start(plan_index_copy, tmp_path, report_measurement):
             answer = client.predict("博士后集聚“双百”行动由谁牵头？", [], api_name="/ask")
         seconds = time.perf_counter() - started
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
     report_measurement("cold_start", {"seconds_to_first_answer": round(seconds, 1), "limit_s": COLD_START_LIMIT})
     assert "市委人才办" in answer["answer"]
