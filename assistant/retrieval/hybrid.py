@@ -3,6 +3,7 @@ document matches as a whole. Windows of one clause collapse into one hit."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -46,7 +47,16 @@ class HybridSearcher:
         self.doc_ids = np.array([doc_number[c.doc] for c in index.clauses], dtype=np.int64)
         self.n_docs = len(doc_number)
         self._masks: dict[str, np.ndarray] = {}
-        self.dense_error: str | None = None
+        self._local = threading.local()  # the web app answers several questions at once on one searcher
+
+    @property
+    def dense_error(self) -> str | None:
+        """Why this thread's last dense search failed (None when it worked)."""
+        return getattr(self._local, "dense_error", None)
+
+    @dense_error.setter
+    def dense_error(self, value: str | None) -> None:
+        self._local.dense_error = value
 
     def _dense_vector(self, query: str, where: dict | None) -> tuple[np.ndarray, np.ndarray]:
         """(normalised scores, raw cosine similarities) over all clauses."""

@@ -41,3 +41,18 @@ def test_partial_ranking_matches_a_full_stable_sort():
     rng = np.random.default_rng(7)
     for scores in (rng.integers(0, 30, 5000).astype(np.float32), rng.random(5000).astype(np.float32)):
         assert [int(i) for i in _best_first(scores, 50)] == [int(i) for i in np.argsort(-scores, kind="stable")]
+
+
+def test_a_dense_failure_is_reported_to_the_thread_it_happened_in(plan_index):
+    import threading
+
+    from assistant.retrieval.retriever import open_searcher
+
+    searcher = open_searcher(plan_index)
+    searcher.dense_error = "ConnectionError: server down"
+    other: list = []
+    worker = threading.Thread(target=lambda: other.append(searcher.dense_error))
+    worker.start()
+    worker.join()
+    assert other == [None] and searcher.dense_error.startswith("ConnectionError")
+    searcher.dense_error = None
