@@ -6,7 +6,6 @@ synchronous=FULL, so a row the UI has acknowledged survives the process being ki
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -17,7 +16,6 @@ from typing import Literal
 from pydantic import BaseModel
 
 Rating = Literal["up", "down", "none"]
-FEEDBACK_ENV = "ASSISTANT_FEEDBACK_DB"
 FEEDBACK_FILE = "feedback.sqlite"
 
 _SCHEMA = """
@@ -44,9 +42,8 @@ class FeedbackRow(BaseModel):
 
 
 def feedback_path(index_dir: Path, configured: str | Path | None = None) -> Path:
-    """The configured path (a `feedback_db` setting, or ASSISTANT_FEEDBACK_DB), else beside the index:
-    it is local data of this installation, like the index."""
-    configured = configured or os.environ.get(FEEDBACK_ENV, "").strip()
+    """The configured path (the `feedback_db` setting), else beside the index: it is local data of
+    this installation, like the index."""
     return Path(configured) if configured else Path(index_dir) / FEEDBACK_FILE
 
 

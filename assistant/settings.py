@@ -5,8 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +23,7 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")
+    feedback_db: Path | None = Field(None, description="SQLite file for 👍/👎 and comments; default: feedback.sqlite beside the index")
     # optional LLM answering (assistant/answering/llm.py); extractive when llm_model is unset
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1")
     llm_model: str | None = Field(None, description="model name; setting it switches the LLM backend on")

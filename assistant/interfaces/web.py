@@ -153,7 +153,7 @@ class WebApp:
         self.assistant = get_answerer(self.index_dir, settings)  # extractive, or the LLM backend when configured
         self.llm = llm_configured(settings)
         self.mode = mode_label(settings)
-        self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir, getattr(settings, "feedback_db", None)))
+        self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir, settings.feedback_db))
         self._upload_lock = threading.Lock()
 
     # -- the serving index ----------------------------------------------------------------------

@@ -325,3 +325,10 @@ def test_port_from_flag_or_env(monkeypatch):
     monkeypatch.setenv("ASSISTANT_PORT", "abc")
     with pytest.raises(SystemExit):
         app.parse_args([])
+
+
+def test_the_feedback_store_follows_the_setting(settings, tmp_path, monkeypatch):
+    assert WebApp(settings).feedback.path == Path(settings.index_dir) / "feedback.sqlite"
+    monkeypatch.setenv("ASSISTANT_FEEDBACK_DB", str(tmp_path / "elsewhere" / "fb.sqlite"))
+    configured = Settings(knowledge_dir=settings.knowledge_dir, index_dir=settings.index_dir)
+    assert WebApp(configured).feedback.path == tmp_path / "elsewhere" / "fb.sqlite"
