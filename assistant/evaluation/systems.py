@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from assistant.ingestion.text import fold
 from assistant.models import Answer, Citation, Clause
 from assistant.retrieval.hybrid import FusionWeights, HybridSearcher
 from assistant.retrieval.retriever import open_searcher
@@ -136,19 +137,19 @@ class NaiveLangChain:
         for i in range(0, len(texts), 500):
             self.store.add_texts(texts[i : i + 500], metadatas=metadatas[i : i + 500])
         self.chunks = len(texts)
-        self.index_dir = index_dir
+        # each document's clauses in comparison form, shortest first, for _clause_of
+        self.folded: dict[str, list[tuple[str, str]]] = {}
+        for c in sorted(open_searcher(index_dir).index.clauses, key=lambda c: len(c.text)):
+            self.folded.setdefault(c.doc, []).append((c.clause_id, fold(c.text)))
 
     def _clause_of(self, doc: str, chunk: str) -> str | None:
-        """The clause a chunk's middle falls in, so clause hit@k is measured for this baseline too."""
-        from assistant.ingestion.text import fold
-
+        """The clause a chunk's middle falls in (the shortest that holds it), so clause hit@k is
+        measured for this baseline too."""
         folded = fold(chunk)
         probe = folded[len(folded) // 2 - 8 : len(folded) // 2 + 8]
         if len(probe) < 8:
             return None
-        index = open_searcher(self.index_dir).index
-        holding = [c for c in index.by_doc.get(doc, []) if probe in fold(c.text)]
-        return min(holding, key=lambda c: len(c.text)).clause_id if holding else None
+        return next((clause_id for clause_id, text in self.folded.get(doc, []) if probe in text), None)
 
     def run(self, question: str, history: list[str]) -> Answer:
         started = time.perf_counter()

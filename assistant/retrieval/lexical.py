@@ -10,8 +10,6 @@ import numpy as np
 from assistant.retrieval.tokenize import Tokenizer, expand_query
 
 
-
-
 def _bm25s():
     import bm25s
 
