@@ -30,6 +30,15 @@ SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖励|奖金|资金支持")
 ASKS_CONDITIONS = re.compile(r"(什么|哪些|啥)(条件|资格|门槛)|需要满足|要满足|申请条件|准入")
 CONDITIONS = re.compile(r"申请条件|基本条件|(符合|满足|具备|具有).{0,12}(条件|要求|资格)|(条件|要求)如下|资格|门槛|须具备|应当具备|须满足")
 YEAR = re.compile(r"(20\d{2})\s*年")
+# (a question asking for this kind of fact, what the evidence must then contain, the refusal if it does not), in order
+KINDS_OF_FACT = (
+    (ASKS_MONEY, MONEY, messages.NOT_IN_TEXT_MONEY),
+    (ASKS_TIME, DATES, messages.NOT_IN_TEXT_TIME),
+    (ASKS_CONTACT, CONTACT, messages.NOT_IN_TEXT_CONTACT),
+    (ASKS_PLACE, PLACE, messages.NOT_IN_TEXT_CONTACT),
+    (ASKS_SUBSIDY, SUBSIDY, messages.NOT_IN_TEXT_MONEY),
+    (ASKS_CONDITIONS, CONDITIONS, messages.NOT_IN_TEXT_CONDITIONS),
+)
 
 
 class Assistant:
@@ -355,18 +364,9 @@ class Assistant:
 
     def _out_of_scope(self, question: str, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
         """Why the retrieved clauses do not answer the question, or None when they may."""
-        if ASKS_MONEY.search(question) and not MONEY.search(evidence):
-            return messages.NOT_IN_TEXT_MONEY
-        if ASKS_TIME.search(question) and not DATES.search(evidence):
-            return messages.NOT_IN_TEXT_TIME
-        if ASKS_CONTACT.search(question) and not CONTACT.search(evidence):
-            return messages.NOT_IN_TEXT_CONTACT
-        if ASKS_PLACE.search(question) and not PLACE.search(evidence):
-            return messages.NOT_IN_TEXT_CONTACT
-        if ASKS_SUBSIDY.search(question) and not SUBSIDY.search(evidence):
-            return messages.NOT_IN_TEXT_MONEY
-        if ASKS_CONDITIONS.search(question) and not CONDITIONS.search(evidence):
-            return messages.NOT_IN_TEXT_CONDITIONS
+        for asks, answered_by, reason in KINDS_OF_FACT:
+            if asks.search(question) and not answered_by.search(evidence):
+                return reason
         if "附件" in question:
             notes = [self.searcher.index.docs[h.clause.doc].get("附件") for h in hits[:3]]
             if any(re.search(r"未收录|未公开|未随", n or "") for n in notes):
