@@ -282,25 +282,6 @@ class IncrementalVerifier:
                 yield piece
 
 
-# -- citation precision ---------------------------------------------------------------------------
-def citation_pairs(text: str, clauses: Mapping[int, str], *, terms: Terms = default_terms, threshold: float = SUPPORT_THRESHOLD) -> tuple[int, int]:
-    """(supported, total) over every (sentence, cited clause) pair of an answer: a pair counts as
-    supported when that clause alone contains the sentence's numbers, names, quoted terms and
-    at least `threshold` of its content words. Markers to unknown clauses count as unsupported."""
-    supported = total = 0
-    for sentence in split_sentences(text):
-        for n in dict.fromkeys(sentence.markers):
-            total += 1
-            if n in clauses and support(sentence.core, clauses[n], terms).ok(threshold):
-                supported += 1
-    return supported, total
-
-
-def citation_precision(text: str, clauses: Mapping[int, str], **kwargs) -> float:
-    supported, total = citation_pairs(text, clauses, **kwargs)
-    return supported / total if total else 1.0
-
-
 def supporting_sentence(claim: str, clause_text: str, terms: Terms = default_terms) -> str:
     """The sentence of a clause that shares the most content words with a claim (shown as the
     quote the answer relies on)."""

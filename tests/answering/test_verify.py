@@ -9,8 +9,6 @@ from assistant.answering.verify import (
     IncrementalVerifier,
     Sentence,
     check_sentence,
-    citation_pairs,
-    citation_precision,
     is_refusal,
     split_sentences,
     support,
@@ -115,13 +113,6 @@ def test_incremental_verification_equals_batch():
         out = [p for d in deltas for p in inc.feed(d)] + list(inc.close())
         assert "".join(out).strip() == batch.text
         assert [c.verdict for c in inc.report.checks] == [c.verdict for c in batch.checks]
-
-
-def test_citation_precision_counts_sentence_clause_pairs():
-    assert citation_precision("有效高新技术企业达3500家[2]。", CLAUSES) == 1.0
-    # [1] does not contain the sentence, [2] does; [9] was never given
-    assert citation_pairs("有效高新技术企业达3500家[1][2]。瞪羚企业达200家[9]。", CLAUSES) == (1, 3)
-    assert citation_precision("没有引用的回答。", CLAUSES) == 1.0
 
 
 def test_supporting_sentence():
