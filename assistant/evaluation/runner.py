@@ -74,7 +74,7 @@ CATEGORY_METRICS = ("questions", "hit@1", "hit@5", "facts", "span@5", "refusal_a
 HEADLINE = ("hit@1", "hit@3", "hit@5", "mrr", "facts", "span@5", "citation_precision", "char_f1", "rouge_l", "refusal_accuracy", "false_refusal", "latency_p50_ms", "latency_p95_ms")
 
 
-def _fmt(value: float | None, name: str) -> str:
+def format_metric(value: float | None, name: str) -> str:
     if value is None:
         return "–"
     if name == "questions":
@@ -89,14 +89,14 @@ def markdown(report: EvalReport, charts: list[str]) -> str:
     lines.append("| 指标 | " + " | ".join(names) + " |")
     lines.append("|---|" + "---|" * len(names))
     for m in metrics:
-        lines.append(f"| {m} | " + " | ".join(_fmt(s.overall.get(m), m) for s in report.systems) + " |")
+        lines.append(f"| {m} | " + " | ".join(format_metric(s.overall.get(m), m) for s in report.systems) + " |")
     main = report.systems[0]
     lines += ["", f"## 分类指标（{main.name}）", ""]
     cat_metrics = [m for m in CATEGORY_METRICS if any(m in v for v in main.by_category.values())]
     lines.append("| 类别 | " + " | ".join(cat_metrics) + " |")
     lines.append("|---|" + "---|" * len(cat_metrics))
     for cat, values in main.by_category.items():
-        lines.append(f"| {cat} | " + " | ".join(_fmt(values.get(m), m) for m in cat_metrics) + " |")
+        lines.append(f"| {cat} | " + " | ".join(format_metric(values.get(m), m) for m in cat_metrics) + " |")
     lines += ["", "## 图表", ""] + [f"![{c}]({c})" for c in charts]
     lines += ["", f"## 最差的未命中（{main.name}，共 {len(main.misses)} 条，列出前 20 条）", ""]
     for miss in main.misses[:20]:

@@ -27,8 +27,7 @@ import gradio as gr
 from pydantic import BaseModel, ValidationError
 
 from assistant.evaluation.questions import EvalQuestion, question_from_row
-from assistant.evaluation.runner import CATEGORY_METRICS, HEADLINE, EvalReport, SystemResult, evaluate, write_report
-from assistant.evaluation.runner import _fmt as format_metric
+from assistant.evaluation.runner import CATEGORY_METRICS, HEADLINE, EvalReport, SystemResult, evaluate, format_metric, write_report
 from assistant.evaluation.systems import build_systems
 from assistant.interfaces import web_render as R
 from assistant.retrieval.index import IndexError_
