@@ -26,19 +26,10 @@ def _parse_knowledge(knowledge: Path):
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from assistant.retrieval.index import ingest
+    from assistant.retrieval.index import ingest_configured
 
-    s = get_settings()
-    report = ingest(
-        args.knowledge or s.knowledge_dir,
-        args.index or s.index_dir,
-        args.embedder or s.embedder,
-        rebuild=args.rebuild,
-        max_chars=s.max_clause_chars,
-        window_chars=s.window_chars,
-        batch=s.embed_batch,
-        progress=not args.quiet,
-        chroma_url=s.chroma_url,
+    report = ingest_configured(
+        get_settings(), knowledge_dir=args.knowledge, index_dir=args.index, embedder_spec=args.embedder, rebuild=args.rebuild, progress=not args.quiet
     )
     if args.json:
         print(report.model_dump_json(indent=1))
@@ -100,15 +91,13 @@ def _assistant(args: argparse.Namespace):
     """The answerer on the chosen index, building it first from the knowledge directory if missing:
     extractive, or the LLM backend when ASSISTANT_LLM_MODEL is set (assistant/answering/factory.py)."""
     from assistant.answering.factory import get_answerer
-    from assistant.retrieval.index import current_build, ingest
+    from assistant.retrieval.index import current_build, ingest_configured
 
     s = get_settings()
     index = args.index or s.index_dir
     if current_build(index) is None:
         print(f"no index at {index}: building it from {args.knowledge or s.knowledge_dir} …", file=sys.stderr)
-        ingest(
-            args.knowledge or s.knowledge_dir, index, s.embedder, max_chars=s.max_clause_chars, window_chars=s.window_chars, batch=s.embed_batch, chroma_url=s.chroma_url
-        )
+        ingest_configured(s, knowledge_dir=args.knowledge, index_dir=index)
     return get_answerer(index, s)
 
 

@@ -31,7 +31,7 @@ from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import WarmUp, ensure_index  # noqa: E402,F401  (ensure_index re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, ingest, knowledge_files  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, ingest_configured, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
@@ -369,15 +369,8 @@ class WebApp:
         _copy_atomically(source, target)
         progress(0.25, desc="重建索引")
         try:
-            report = ingest(
-                self.knowledge_dir,
-                self.index_dir,
-                self.settings.embedder,
-                max_chars=self.settings.max_clause_chars,
-                window_chars=self.settings.window_chars,
-                batch=self.settings.embed_batch,
-                progress=True,  # a tqdm bar, which gr.Progress(track_tqdm=True) shows in the page
-            )
+            # progress: a tqdm bar, which gr.Progress(track_tqdm=True) shows in the page
+            report = ingest_configured(self.settings, knowledge_dir=self.knowledge_dir, index_dir=self.index_dir, progress=True)
         except IndexError_ as exc:
             target.unlink(missing_ok=True)  # not indexed: keep the knowledge directory and the index in step
             return UploadResult(ok=False, html=R.notice_html(f"未能重建索引，文件未加入：{exc}", "error"))

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from assistant.models import IngestReport
-from assistant.retrieval.index import current_build, ingest
+from assistant.retrieval.index import current_build, ingest_configured
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,15 +18,7 @@ def ensure_index(settings: Settings) -> IngestReport | None:
     if current_build(Path(settings.index_dir)) is not None:
         return None
     print(f"没有索引：正在从 {settings.knowledge_dir} 建立索引到 {settings.index_dir} …", flush=True)
-    report = ingest(
-        Path(settings.knowledge_dir),
-        Path(settings.index_dir),
-        settings.embedder,
-        max_chars=settings.max_clause_chars,
-        window_chars=settings.window_chars,
-        batch=settings.embed_batch,
-        progress=True,
-    )
+    report = ingest_configured(settings, progress=True)
     print(f"索引已建立：文件 {report.documents} 个，条款 {report.clauses} 条，用时 {report.seconds:.1f} 秒。", flush=True)
     for error in report.errors:
         print(f"  未能入库：{error.path}: {error.message}", flush=True)

@@ -33,6 +33,7 @@ from assistant.ingestion.departments import DepartmentRegistry
 from assistant.models import Clause, DocumentMeta, FileError, Indicator, IngestReport
 from assistant.retrieval.cache import EmbeddingCache
 from assistant.retrieval.embedders import Embedder, get_embedder
+from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
@@ -285,6 +286,30 @@ def _remove_stale_builds(index_dir: Path, keep: set[str]) -> None:
     for path in index_dir.glob("build-*"):
         if path.name not in keep and path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
+
+
+def ingest_configured(
+    settings: Settings,
+    *,
+    knowledge_dir: Path | None = None,
+    index_dir: Path | None = None,
+    embedder_spec: str | None = None,
+    rebuild: bool = False,
+    progress: bool = True,
+) -> IngestReport:
+    """`ingest` with every parameter from the settings (the CLI's flags may name other directories
+    or another embedder), so the CLI, the app's start-up and its uploads build alike."""
+    return ingest(
+        Path(knowledge_dir or settings.knowledge_dir),
+        Path(index_dir or settings.index_dir),
+        embedder_spec or settings.embedder,
+        rebuild=rebuild,
+        max_chars=settings.max_clause_chars,
+        window_chars=settings.window_chars,
+        batch=settings.embed_batch,
+        progress=progress,
+        chroma_url=settings.chroma_url,
+    )
 
 
 def ingest(

@@ -62,3 +62,22 @@ def test_two_installs_share_a_server_without_dropping_each_others_collections(ch
     for index_dir in (first, second):
         hits = KnowledgeIndex.open(index_dir).dense_search("人才租赁住房申请", k=3)
         assert "四.(六).22" in [c.clause_id for c, _ in hits]
+
+
+def test_an_upload_in_the_app_stays_on_the_chroma_server(chroma_server, plan_index_copy, tmp_path):
+    pytest.importorskip("gradio")
+    from assistant.interfaces.web import WebApp
+    from assistant.settings import Settings
+
+    _, url = chroma_server
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    shutil.copy(PLAN, kb)
+    settings = Settings(knowledge_dir=kb, index_dir=plan_index_copy, chroma_url=url)
+    ingest(kb, plan_index_copy, progress=False, chroma_url=url, rebuild=True)
+    source = tmp_path / "youth.md"
+    source.write_text("人才驿站\n1. 设立青年人才驿站，提供7天免费住宿。（牵头单位：团市委）\n", encoding="utf-8")
+    assert WebApp(settings, feedback_db=tmp_path / "fb.sqlite").add_file(source).ok
+    index = KnowledgeIndex.open(plan_index_copy)
+    assert index.manifest.chroma_url == url and "youth" in index.docs
+    assert not (index.build / "chroma" / "chroma.sqlite3").exists()
