@@ -75,12 +75,13 @@ class IngestReport(BaseModel):
     documents: int = 0
     clauses: int = 0
     passages: int = 0
+    sentences: int = Field(0, description="sentence vectors in the build")
     new: list[str] = Field(default_factory=list)
     changed: list[str] = Field(default_factory=list)
     unchanged: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
     errors: list[FileError] = Field(default_factory=list)
-    embedded: int = Field(0, description="passages sent to the embedder (cache misses)")
+    embedded: int = Field(0, description="clause and sentence passages sent to the embedder (cache misses)")
     seconds: float = 0.0
     index_dir: str = ""
     build: str = ""

@@ -176,9 +176,9 @@ def build_systems(names: list[str], index_dir: Path, knowledge_dir: Path, settin
         elif name == "llm":
             out.append(LLMSystem(index_dir, settings))
         elif name == "bm25":
-            out.append(WeightedRetrieval(index_dir, "bm25-only", FusionWeights(lexical=1.0, dense=0.0, document=0.0)))
+            out.append(WeightedRetrieval(index_dir, "bm25-only", FusionWeights(lexical=1.0, dense=0.0, sentence=0.0, document=0.0)))
         elif name == "dense":
-            out.append(WeightedRetrieval(index_dir, "dense-only", FusionWeights(lexical=0.0, dense=1.0, document=0.0)))
+            out.append(WeightedRetrieval(index_dir, "dense-only", FusionWeights(lexical=0.0, dense=1.0, sentence=0.0, document=0.0)))
         elif name == "naive":
             out.append(NaiveLangChain(index_dir, knowledge_dir, index_dir / "embeddings.sqlite"))
         else:

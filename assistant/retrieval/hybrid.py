@@ -1,5 +1,5 @@
-"""Hybrid retrieval: BM25 and dense scores fused per clause, then lifted by how well the clause's
-document matches as a whole. Windows of one clause collapse into one hit."""
+"""Hybrid retrieval: BM25, clause vectors and sentence vectors fused per clause, then lifted by how
+well the clause's document matches as a whole. Windows of one clause collapse into one hit."""
 from __future__ import annotations
 
 import logging
@@ -22,6 +22,7 @@ class Hit(BaseModel):
     score: float
     lexical: float = 0.0
     dense: float = 0.0
+    sentence: float = Field(0.0, description="normalised match of the clause's best sentence vector")
     similarity: float = Field(0.0, description="raw cosine similarity of the dense match (0 when not among the candidates)")
 
 
@@ -29,7 +30,8 @@ class FusionWeights(BaseModel):
     """Tuned on the ncp-policy-qa benchmark (599 documents) and checked on the plan's dev set."""
 
     lexical: float = 0.7
-    dense: float = 0.3
+    dense: float = 0.2
+    sentence: float = 0.4  # the clause's best-matching sentence: a question usually paraphrases one
     document: float = 1.0  # BM25 of the clause's whole document: where a question's place and subject meet
     dense_candidates: int = 200
 
@@ -58,47 +60,58 @@ class HybridSearcher:
     def dense_error(self, value: str | None) -> None:
         self._local.dense_error = value
 
-    def _dense_vector(self, query: str, where: dict | None) -> tuple[np.ndarray, np.ndarray]:
-        """(normalised scores, raw cosine similarities) over all clauses."""
-        scores = np.zeros(len(self.index.clauses), dtype=np.float32)
-        raw = np.zeros(len(self.index.clauses), dtype=np.float32)
-        if self.weights.dense <= 0 or not self.index.clauses:
-            return scores, raw
+    def _dense_vector(self, query: str, where: dict | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(clause scores, sentence scores, raw clause cosine similarities) over all clauses; the
+        scores are normalised to [0, 1] over the candidates."""
+        n = len(self.index.clauses)
+        clause_scores, sentence_scores, raw = (np.zeros(n, dtype=np.float32) for _ in range(3))
+        if not self.index.clauses or (self.weights.dense <= 0 and self.weights.sentence <= 0):
+            return clause_scores, sentence_scores, raw
+        k = self.weights.dense_candidates
         try:
-            hits = self.index.dense_search(query, k=self.weights.dense_candidates, where=where)
+            clause_hits = self.index.dense_search(query, k=k, where=where) if self.weights.dense > 0 else []
+            sentence_hits = self.index.sentence_search(query, k=k, where=where) if self.weights.sentence > 0 else []
             self.dense_error = None
         except Exception as exc:  # a Chroma server down or unreachable: keep answering lexically
             self.dense_error = f"{type(exc).__name__}: {str(exc)[:200]}"
             log.warning("dense search unavailable, lexical only: %s", self.dense_error)
-            return scores, raw
+            return clause_scores, sentence_scores, raw
+        self._spread(clause_hits, clause_scores, raw)
+        self._spread(sentence_hits, sentence_scores)
+        return clause_scores, sentence_scores, raw
+
+    def _spread(self, hits: list[tuple[Clause, float]], scores: np.ndarray, raw: np.ndarray | None = None) -> None:
+        """Similarities into `scores` scaled so the weakest candidate is 0 and the best 1: cosine
+        values of e5 sit in a narrow band, so raw values would barely move the fusion."""
         if not hits:
-            return scores, raw
+            return
         sims = np.array([s for _, s in hits], dtype=np.float32)
         floor = float(sims.min()) if len(sims) > 1 else 0.0
         span = max(float(sims.max()) - floor, 1e-6)
         for clause, sim in hits:
             scores[self.position[clause.key]] = (sim - floor) / span
-            raw[self.position[clause.key]] = sim
-        return scores, raw
+            if raw is not None:
+                raw[self.position[clause.key]] = sim
 
-    def scores(self, query: str, where: dict | None = None, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(fused, lexical, dense, raw similarity) arrays over all clauses; lexical and dense are
-        normalised to [0, 1]."""
+    def scores(self, query: str, where: dict | None = None, mask: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """(fused, lexical, dense, sentence, raw similarity) arrays over all clauses; lexical, dense
+        and sentence are normalised to [0, 1]."""
         lex = self.lexical.scores(query) if self.weights.lexical > 0 else np.zeros(len(self.index.clauses), dtype=np.float32)
         if mask is not None:
             lex = np.where(mask, lex, 0.0)
         top = float(lex.max()) if len(lex) else 0.0
         lex_n = lex / top if top > 0 else lex
-        dense_n, raw = self._dense_vector(query, where)
+        dense_n, sentence_n, raw = self._dense_vector(query, where)
         if mask is not None:
             dense_n = np.where(mask, dense_n, 0.0)
-        fused = self.weights.lexical * lex_n + self.weights.dense * dense_n
+            sentence_n = np.where(mask, sentence_n, 0.0)
+        fused = self.weights.lexical * lex_n + self.weights.dense * dense_n + self.weights.sentence * sentence_n
         if self.n_docs > 1 and self.weights.document > 0 and self.documents is not None:
             doc = self.documents.scores(query)
             top_doc = float(doc.max()) if len(doc) else 0.0
             if top_doc > 0:
                 fused = fused + self.weights.document * (doc / top_doc)[self.doc_ids]
-        return fused, lex_n, dense_n, raw
+        return fused, lex_n, dense_n, sentence_n, raw
 
     def _mask(self, keep: Callable[[Clause], bool], name: str | None) -> np.ndarray:
         """The filter as a boolean array; a named filter is computed once per build."""
@@ -123,7 +136,7 @@ class HybridSearcher:
         if not self.index.clauses or not query.strip():
             return []
         mask = self._mask(keep, keep_name) if keep is not None else None
-        fused, lex, dense, raw = self.scores(query, where, mask)
+        fused, lex, dense, sentence, raw = self.scores(query, where, mask)
         if mask is not None:
             fused = np.where(mask, fused, -1.0)
         hits: list[Hit] = []
@@ -137,7 +150,14 @@ class HybridSearcher:
                 continue
             seen.add(ident)
             hits.append(
-                Hit(clause=self.index.whole(clause), score=float(fused[i]), lexical=float(lex[i]), dense=float(dense[i]), similarity=float(raw[i]))
+                Hit(
+                    clause=self.index.whole(clause),
+                    score=float(fused[i]),
+                    lexical=float(lex[i]),
+                    dense=float(dense[i]),
+                    sentence=float(sentence[i]),
+                    similarity=float(raw[i]),
+                )
             )
             if len(hits) >= k:
                 break

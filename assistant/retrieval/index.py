@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 
 from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file
 from assistant.ingestion.departments import DepartmentRegistry
+from assistant.ingestion.text import split_sentences
 from assistant.models import Clause, DocumentMeta, FileError, Indicator, IngestReport
 from assistant.retrieval.cache import EmbeddingCache
 from assistant.retrieval.embedders import Embedder, get_embedder
@@ -38,7 +39,10 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 CURRENT = "CURRENT"
 PARSER_VERSION = 4  # bump when parsing changes: unchanged files are parsed again (vectors still come from the cache)
+INDEX_VERSION = 2  # bump when what gets embedded changes (2: sentence vectors); builds are redone from the cache
 COLLECTION_PREFIX = "kb-"
+SENTENCE_SUFFIX = "-sentences"
+MIN_SENTENCE_CHARS = 6  # shorter pieces are headings and list labels: no meaning of their own to embed
 
 
 class IndexError_(RuntimeError):
@@ -55,6 +59,7 @@ class Manifest(BaseModel):
     embedder_spec: str = Field("e5", description="how to load that embedder")
     chroma_url: str | None = Field(None, description="the Chroma server holding the vectors; None: embedded in the build")
     collection: str
+    sentence_collection: str | None = Field(None, description="one vector per sentence; None in builds made before sentence vectors")
     created: float = Field(default_factory=time.time)
     knowledge_dir: str = ""
     parse_settings: dict[str, int] = Field(default_factory=dict)
@@ -68,6 +73,14 @@ def passage_text(clause: Clause, doc_title: str) -> str:
     heading = " > ".join(h for h in clause.heading_path if h not in (doc_title, clause.doc))
     head = f"{doc_title}｜{heading}" if doc_title and heading else doc_title or heading
     return f"{head}\n{clause.text}" if head else clause.text
+
+
+def sentence_passages(clause: Clause) -> list[str]:
+    """One passage per sentence of the clause. A question usually paraphrases one sentence; matched
+    against a whole clause its meaning is diluted by the rest (measured on ncp-policy-qa: document
+    hit@1 +1.5 points, hit@5 +1). Without the document title: prefixed, it made every sentence of
+    a document alike and gave the gain back."""
+    return [clause.text[a:b] for a, b in split_sentences(clause.text) if b - a >= MIN_SENTENCE_CHARS]
 
 
 def collection_name(index_dir: Path) -> str:
@@ -186,6 +199,7 @@ class KnowledgeIndex:
             self.by_doc.setdefault(c.doc, []).append(c)
         self.docs = {d: e.meta for d, e in manifest.docs.items()}
         self._collection = None
+        self._sentences = None
         self._collection_lock = threading.Lock()
         self._departments: DepartmentRegistry | None = None
         self._whole: dict[tuple[str, str], Clause] = {}
@@ -242,6 +256,17 @@ class KnowledgeIndex:
             return self._collection
 
     @property
+    def sentence_collection(self):
+        """The per-sentence vectors, or None for a build made before they existed."""
+        if self.manifest.sentence_collection is None:
+            return None
+        with self._collection_lock:
+            if self._sentences is None:
+                client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
+                self._sentences = client.get_collection(self.manifest.sentence_collection, embedding_function=_embedding_function(self.embedder))
+            return self._sentences
+
+    @property
     def departments(self) -> DepartmentRegistry:
         if self._departments is None:
             mentions = [u for c in self.clauses if c.window == 0 for u in c.lead_units + c.coop_units]
@@ -258,6 +283,21 @@ class KnowledgeIndex:
             if clause is not None:
                 out.append((clause, 1.0 - float(distance)))
         return out
+
+    def sentence_search(self, query: str, k: int = 10, where: dict | None = None) -> list[tuple[Clause, float]]:
+        """Clauses by their best-matching sentence (cosine similarity), best first; empty for a build
+        without sentence vectors. `where` filters on the same metadata as `dense_search`."""
+        collection = self.sentence_collection
+        if collection is None:
+            return []
+        vector = self.embedder.embed_query(query)
+        result = collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, collection.count())), where=where, include=["distances", "metadatas"])
+        best: dict[str, float] = {}
+        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
+            key = str(meta.get("clause", ""))
+            if key in self.by_key and key not in best:  # results come best first
+                best[key] = 1.0 - float(distance)
+        return [(self.by_key[key], sim) for key, sim in best.items()]
 
 
 def current_build(index_dir: Path) -> Path | None:
@@ -334,7 +374,7 @@ def ingest(
         old: Manifest | None = None
         old_clauses: dict[str, list[Clause]] = {}
         old_indicators: dict[str, list[Indicator]] = {}
-        parse_settings = {"max_chars": max_chars, "window_chars": window_chars, "parser": PARSER_VERSION}
+        parse_settings = {"max_chars": max_chars, "window_chars": window_chars, "parser": PARSER_VERSION, "index": INDEX_VERSION}
         known: set[str] = set()  # documents of the serving build
         if old_build is not None:
             old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
@@ -402,13 +442,22 @@ def ingest(
         collection = client.create_collection(
             name, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
         )
+        sentences = client.create_collection(
+            name + SENTENCE_SUFFIX, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
+        )
         to_add = [(c, docs[c.doc].meta.title) for d in docs for c in clauses[d]]
         texts = [passage_text(c, title) for c, title in to_add]
+        per_sentence = [(c, title, n, text) for c, title in to_add for n, text in enumerate(sentence_passages(c))]
         cache = EmbeddingCache(index_dir / "embeddings.sqlite")
         try:
             bar = _progress_bar(progress)
             vectors, report.embedded = cache.embed(
-                embedder.name, texts, embedder.embed_passages, batch=batch, on_start=bar.start if bar else None, progress=bar.update if bar else None
+                embedder.name,
+                texts + [text for *_, text in per_sentence],
+                embedder.embed_passages,
+                batch=batch,
+                on_start=bar.start if bar else None,
+                progress=bar.update if bar else None,
             )
             if bar:
                 bar.close()
@@ -422,10 +471,29 @@ def ingest(
                 documents=[c.text for c, _ in part],
                 metadatas=[_chroma_metadata(c, t) for c, t in part],
             )
+        for i in range(0, len(per_sentence), 2000):
+            part = per_sentence[i : i + 2000]
+            start = len(to_add) + i
+            sentences.add(
+                ids=[f"{c.key}@{n}" for c, _, n, _ in part],
+                embeddings=np.asarray(vectors[start : start + len(part)], dtype=np.float32),
+                documents=[text for *_, text in part],
+                metadatas=[{**_chroma_metadata(c, t), "clause": c.key} for c, t, _, _ in part],
+            )
         report.passages = collection.count()
-        del collection, client
+        report.sentences = sentences.count()
+        del collection, sentences, client
 
-        manifest = Manifest(embedder=embedder.name, embedder_spec=embedder_spec, chroma_url=chroma_url, collection=name, knowledge_dir=str(knowledge_dir), parse_settings=parse_settings, docs=docs)
+        manifest = Manifest(
+            embedder=embedder.name,
+            embedder_spec=embedder_spec,
+            chroma_url=chroma_url,
+            collection=name,
+            sentence_collection=name + SENTENCE_SUFFIX,
+            knowledge_dir=str(knowledge_dir),
+            parse_settings=parse_settings,
+            docs=docs,
+        )
         _write_jsonl(build / "clauses.jsonl", [c for d in docs for c in clauses[d]])
         _write_jsonl(build / "indicators.jsonl", [i for d in docs for i in indicators[d]])
         from assistant.retrieval.retriever import LEXICAL_DIR, build_lexical
@@ -436,16 +504,17 @@ def ingest(
         # the previous build stays one round so a process still reading it is not cut off
         _remove_stale_builds(index_dir, keep={build.name} | ({serving.name} if serving else set()))
         if chroma_url:
-            _drop_stale_collections(chroma_client(build / "chroma", chroma_url), collection_name(index_dir), keep={name, _collection_of(serving)})
+            _drop_stale_collections(chroma_client(build / "chroma", chroma_url), collection_name(index_dir), keep={name, name + SENTENCE_SUFFIX, *_collections_of(serving)})
         report.build = build.name
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
 
-def _collection_of(build: Path | None) -> str | None:
+def _collections_of(build: Path | None) -> set[str]:
     if build is None:
-        return None
-    return Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8")).collection
+        return set()
+    manifest = Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
+    return {n for n in (manifest.collection, manifest.sentence_collection) if n}
 
 
 def _drop_stale_collections(client, prefix: str, keep: set[str | None]) -> None:

