@@ -291,10 +291,11 @@ class KnowledgeIndex:
         if collection is None:
             return []
         vector = self.embedder.embed_query(query)
-        result = collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, collection.count())), where=where, include=["distances", "metadatas"])
+        # ids are "<clause key>@<n>": reading metadata back would cost ten times the search itself
+        result = collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, collection.count())), where=where, include=["distances"])
         best: dict[str, float] = {}
-        for meta, distance in zip(result["metadatas"][0], result["distances"][0]):
-            key = str(meta.get("clause", ""))
+        for sentence_id, distance in zip(result["ids"][0], result["distances"][0]):
+            key = sentence_id.rsplit("@", 1)[0]
             if key in self.by_key and key not in best:  # results come best first
                 best[key] = 1.0 - float(distance)
         return [(self.by_key[key], sim) for key, sim in best.items()]
