@@ -198,8 +198,7 @@ class KnowledgeIndex:
         for c in clauses:
             self.by_doc.setdefault(c.doc, []).append(c)
         self.docs = {d: e.meta for d, e in manifest.docs.items()}
-        self._collection = None
-        self._sentences = None
+        self._collections: dict[str, tuple[object, int]] = {}  # name → (collection, vector count); a build never changes
         self._collection_lock = threading.Lock()
         self._departments: DepartmentRegistry | None = None
         self._whole: dict[tuple[str, str], Clause] = {}
@@ -247,24 +246,31 @@ class KnowledgeIndex:
     def embedder(self) -> Embedder:
         return get_embedder(self.manifest.embedder_spec)
 
+    def _open(self, name: str) -> tuple[object, int]:
+        with self._collection_lock:  # the UI's worker threads may open it at the same time
+            if name not in self._collections:
+                client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
+                collection = client.get_collection(name, embedding_function=_embedding_function(self.embedder))
+                self._collections[name] = (collection, collection.count())
+            return self._collections[name]
+
     @property
     def collection(self):
-        with self._collection_lock:  # the UI's worker threads may open it at the same time
-            if self._collection is None:
-                client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
-                self._collection = client.get_collection(self.manifest.collection, embedding_function=_embedding_function(self.embedder))
-            return self._collection
+        return self._open(self.manifest.collection)[0]
 
     @property
     def sentence_collection(self):
         """The per-sentence vectors, or None for a build made before they existed."""
         if self.manifest.sentence_collection is None:
             return None
-        with self._collection_lock:
-            if self._sentences is None:
-                client = chroma_client(self.build / "chroma", self.manifest.chroma_url)
-                self._sentences = client.get_collection(self.manifest.sentence_collection, embedding_function=_embedding_function(self.embedder))
-            return self._sentences
+        return self._open(self.manifest.sentence_collection)[0]
+
+    def _nearest(self, name: str, query: str, k: int, where: dict | None) -> list[tuple[str, float]]:
+        """(vector id, cosine similarity) of the k nearest vectors of a collection, best first."""
+        collection, size = self._open(name)
+        vector = self.embedder.embed_query(query)
+        result = collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, size)), where=where, include=["distances"])
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0])]
 
     @property
     def departments(self) -> DepartmentRegistry:
@@ -275,29 +281,19 @@ class KnowledgeIndex:
 
     def dense_search(self, query: str, k: int = 10, where: dict | None = None) -> list[tuple[Clause, float]]:
         """Nearest clauses by cosine similarity; optional Chroma metadata filter (e.g. {"doc": "x"})."""
-        vector = self.embedder.embed_query(query)
-        result = self.collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, len(self.clauses))), where=where, include=["distances"])
-        out = []
-        for key, distance in zip(result["ids"][0], result["distances"][0]):
-            clause = self.by_key.get(key)
-            if clause is not None:
-                out.append((clause, 1.0 - float(distance)))
-        return out
+        return [(self.by_key[key], sim) for key, sim in self._nearest(self.manifest.collection, query, k, where) if key in self.by_key]
 
     def sentence_search(self, query: str, k: int = 10, where: dict | None = None) -> list[tuple[Clause, float]]:
         """Clauses by their best-matching sentence (cosine similarity), best first; empty for a build
         without sentence vectors. `where` filters on the same metadata as `dense_search`."""
-        collection = self.sentence_collection
-        if collection is None:
+        if self.manifest.sentence_collection is None:
             return []
-        vector = self.embedder.embed_query(query)
-        # ids are "<clause key>@<n>": reading metadata back would cost ten times the search itself
-        result = collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(k, collection.count())), where=where, include=["distances"])
         best: dict[str, float] = {}
-        for sentence_id, distance in zip(result["ids"][0], result["distances"][0]):
+        # ids are "<clause key>@<n>": reading metadata back would cost ten times the search itself
+        for sentence_id, sim in self._nearest(self.manifest.sentence_collection, query, k, where):
             key = sentence_id.rsplit("@", 1)[0]
             if key in self.by_key and key not in best:  # results come best first
-                best[key] = 1.0 - float(distance)
+                best[key] = sim
         return [(self.by_key[key], sim) for key, sim in best.items()]
 
 
@@ -440,11 +436,9 @@ def ingest(
         # A fresh store each build, filled from the embedding cache: only new text is embedded, and a
         # build never shares files with the one serving.
         client = chroma_client(build / "chroma", chroma_url)
-        collection = client.create_collection(
-            name, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
-        )
-        sentences = client.create_collection(
-            name + SENTENCE_SUFFIX, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
+        collection, sentences = (
+            client.create_collection(n, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}})
+            for n in (name, name + SENTENCE_SUFFIX)
         )
         to_add = [(c, docs[c.doc].meta.title) for d in docs for c in clauses[d]]
         texts = [passage_text(c, title) for c, title in to_add]
@@ -464,23 +458,14 @@ def ingest(
                 bar.close()
         finally:
             cache.close()
-        for i in range(0, len(to_add), 2000):
-            part = to_add[i : i + 2000]
-            collection.add(
-                ids=[c.key for c, _ in part],
-                embeddings=np.asarray(vectors[i : i + len(part)], dtype=np.float32),
-                documents=[c.text for c, _ in part],
-                metadatas=[_chroma_metadata(c, t) for c, t in part],
-            )
-        for i in range(0, len(per_sentence), 2000):
-            part = per_sentence[i : i + 2000]
-            start = len(to_add) + i
-            sentences.add(
-                ids=[f"{c.key}@{n}" for c, _, n, _ in part],
-                embeddings=np.asarray(vectors[start : start + len(part)], dtype=np.float32),
-                documents=[text for *_, text in part],
-                metadatas=[{**_chroma_metadata(c, t), "clause": c.key} for c, t, _, _ in part],
-            )
+        _add_in_batches(collection, [c.key for c, _ in to_add], vectors[: len(to_add)], [c.text for c, _ in to_add], [_chroma_metadata(c, t) for c, t in to_add])
+        _add_in_batches(
+            sentences,
+            [f"{c.key}@{n}" for c, _, n, _ in per_sentence],
+            vectors[len(to_add) :],
+            [text for *_, text in per_sentence],
+            [_chroma_metadata(c, t) for c, t, _, _ in per_sentence],
+        )
         report.passages = collection.count()
         report.sentences = sentences.count()
         del collection, sentences, client
@@ -509,6 +494,16 @@ def ingest(
         report.build = build.name
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+
+def _add_in_batches(collection, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:
+    for i in range(0, len(ids), 2000):  # Chroma caps the size of one add
+        collection.add(
+            ids=ids[i : i + 2000],
+            embeddings=np.asarray(vectors[i : i + 2000], dtype=np.float32),
+            documents=documents[i : i + 2000],
+            metadatas=metadatas[i : i + 2000],
+        )
 
 
 def _collections_of(build: Path | None) -> set[str]:
