@@ -51,10 +51,22 @@ def token_weights(tokens: list[str], idf) -> dict[str, float]:
 
 
 def sentence_score(sentence: str, weights: dict[str, float]) -> float:
+    """Weighted share of the question's words in the sentence. A long word the sentence does not
+    contain whole earns the share of its character bigrams it does contain: 技能人才 is partly in
+    高技能领军人才, 博士后工作站 in 博士后科研工作站."""
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    return sum(w for t, w in weights.items() if t in sentence) / total
+    return sum(w * _share(t, sentence) for t, w in weights.items()) / total
+
+
+def _share(word: str, sentence: str) -> float:
+    if word in sentence:
+        return 1.0
+    if len(word) < 3:
+        return 0.0
+    grams = {word[i : i + 2] for i in range(len(word) - 1)}
+    return sum(g in sentence for g in grams) / len(grams)
 
 
 def pick_sentences(

@@ -29,7 +29,8 @@ CHITCHAT = re.compile(
     r"笑话|讲个故事|天气|你是谁|你叫什么|你几岁|你多大|股票|股价|彩票|星座|算命|菜谱|唱首歌|写首诗|聊聊天",
     re.I,
 )
-LEAD_WORDS = re.compile(r"牵头|主抓|主管|主责|抓总|负总责|领头|带头|主导|负责|归口|由谁|\bleads?\b|\bleading\b|in charge|responsible", re.I)
+# 由谁担任 asks who holds a post (组长由谁担任), not which unit leads a measure
+LEAD_WORDS = re.compile(r"牵头|主抓|主管|主责|抓总|负总责|领头|带头|主导|负责|归口|由谁(?!担任|出任|任|当|来当|来担任)|(归|由)?谁(来)?管|归哪.{0,2}(部门|单位)管?|\bleads?\b|\bleading\b|in charge|responsible", re.I)
 COOP_WORDS = re.compile(r"配合|协助|协同|协作|参与|协办|配套单位|辅助|支持单位|co-?operat\w*|assist\w*|support(ing)? (units?|departments?)|partners?", re.I)
 ASKS_UNITS = re.compile(
     r"谁|哪个(部门|单位|机构)|哪些(部门|单位|机构)|什么(部门|单位|机构)|哪(家|几家|几个部门|几个单位)|"
@@ -44,7 +45,7 @@ ASKS_MEASURES = re.compile(
 ASKS_NUMBER = re.compile(r"多少|几(个|家|名|项|件|万|套|成)|目标|指标|比重|占比|百分|比例|数量|规模|总量|how (many|much)|\btargets?\b", re.I)
 TARGET_CONTEXT = re.compile(r"目标|指标|到\s*2025|2025\s*年|新增|达到|要达|计划达|提高到|增加到")
 METADATA = re.compile(
-    r"文号|发文|印发|哪个单位发|谁发(布|的)|发布(单位|机关|部门)|制定(单位|机关)|(什么|哪个)级别|级别|效力|(还|是否|现在|目前).{0,4}有效|失效|废止|"
+    r"文号|发文|印发|哪.{0,3}(单位|部门|机关).{0,4}(发|印发|发布|出台|制定)|谁(发|印发|出台|制定)(布|的)?|发布(单位|机关|部门)|制定(单位|机关)|(什么|哪个)级别|级别|效力|(还|是否|现在|目前).{0,4}有效|失效|废止|"
     r"状态|分类|类别|归在|支持方式|(时间|期限|年限)范围|哪几年|期限|起止|文件(名称|标题|全称)|全称|附件"
 )
 ANAPHORA = re.compile(r"^(那|那么|那这|这|那个|这个|该|上述|它|其|此)?(项|条|个)?(工作|措施|举措|任务|事|计划|行动|内容|呢)?")

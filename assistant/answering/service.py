@@ -8,7 +8,7 @@ from pathlib import Path
 from assistant.answering import messages
 from assistant.answering.composer import Draft, bigram_similarity, measure_name, pick_sentences
 from assistant.answering.followup import resolve
-from assistant.answering.intent import HOSTILE, Intent, clean_question, detect
+from assistant.answering.intent import HOSTILE, TARGET_CONTEXT, Intent, clean_question, detect
 from assistant.ingestion.departments import DepartmentRow, department_table
 from assistant.models import Answer, Clause
 from assistant.retrieval.hybrid import Hit, HybridSearcher
@@ -16,6 +16,7 @@ from assistant.retrieval.retriever import open_searcher
 from assistant.settings import Settings, get_settings
 
 MAX_QUESTION_CHARS = 2000
+TARGET_DISCOUNT = 0.85
 MONEY = re.compile(r"\d+(\.\d+)?\s*(万元|元|亿元|千元)|补贴标准|资助标准")
 ASKS_MONEY = re.compile(r"多少钱|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
 ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|截止|日期|哪一年|几月|几号|时间节点|开始报名|报名时间")
@@ -27,8 +28,10 @@ PLACE = re.compile(r"[省市区县镇村]|平台|网上|线上|小程序|APP|App
 CONTACT = re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}|热线|电话|地址|网址|https?://|www\.|邮箱|@|路\d+号|大厦")
 ASKS_SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖金|奖励资金")
 SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖励|奖金|资金支持")
-ASKS_CONDITIONS = re.compile(r"(什么|哪些|啥)(条件|资格|门槛)|需要满足|要满足|申请条件|准入")
-CONDITIONS = re.compile(r"申请条件|基本条件|(符合|满足|具备|具有).{0,12}(条件|要求|资格)|(条件|要求)如下|资格|门槛|须具备|应当具备|须满足")
+ASKS_CONDITIONS = re.compile(
+    r"(什么|哪些|啥)(条件|资格|门槛)|需要满足|要满足|申请条件|准入|条件(是什么|是啥|有哪些|有什么)|(落户|申请|申报|入选|认定|享受)(的)?(条件|资格|门槛)"
+)
+CONDITIONS = re.compile(r"申请条件|基本条件|必备条件|必要条件|(下列|以下)条件|条件[:：]|(符合|满足|具备|具有).{0,12}(条件|要求|资格)|(条件|要求)如下|资格|门槛|须具备|应当具备|须满足")
 YEAR = re.compile(r"(20\d{2})\s*年")
 # (a question asking for this kind of fact, what the evidence must then contain, the refusal if it does not), in order
 KINDS_OF_FACT = (
@@ -49,6 +52,7 @@ class Assistant:
         self.index_dir = Path(index_dir or self.settings.index_dir)
         self._names: tuple[str, dict[str, str], dict[str, DepartmentRow]] | None = None
         self._doc_years: dict[tuple[str, str], set[str]] = {}
+        self._corpus_text: tuple[str, str] | None = None  # (build, all its text) for place look-ups
 
     @property
     def searcher(self) -> HybridSearcher:
@@ -108,7 +112,11 @@ class Assistant:
             "target": self._target,
             "metadata": self._metadata,
         }.get(intent.kind, self._general)
-        answer = handler(raw, intent, query)
+        place = self._unknown_place(query) if intent.kind not in ("hostile", "chitchat") else None
+        if place:
+            answer = self._refuse(raw, messages.NOT_IN_TEXT_PLACE.format(place=place), self.searcher.search(query, k=3), intent.kind)
+        else:
+            answer = handler(raw, intent, query)
         if answer.intent in ("lead", "coop", "units", "target", "metadata", "general") and len(answer.citations) < self.settings.top_k:
             self._add_related(answer, query)
         answer.intent = answer.intent if answer.intent != "general" else intent.kind
@@ -279,11 +287,15 @@ class Assistant:
         draft.lines.append(f"《{meta.title}》" + "；".join(lines) + f"[{n}]。")
         return Answer(question=question, answer=draft.text(), citations=draft.citations, intent="metadata")
 
-    def _ranked(self, query: str) -> list[Hit]:
+    def _ranked(self, query: str, wants_target: bool = True) -> list[Hit]:
         """The top clauses to cite: the best by rank, the last slot kept for the best clause of a
-        document not yet cited (measured on ncp-policy-qa: +1 point document hit@5, span recall kept)."""
+        document not yet cited (measured on ncp-policy-qa: +1 point document hit@5, span recall kept).
+        A question that asks for no number or goal ranks target lines lower: 博士后工作站有什么支持
+        is answered by the measure, not by 新增博士后工作站 20 个."""
         k = self.settings.top_k
         hits = self.searcher.search(query, k=k * 3)
+        if not wants_target:
+            hits.sort(key=lambda h: -h.score * (TARGET_DISCOUNT if h.clause.kind == "target" else 1.0))
         top = hits[: max(1, k - 1)]
         seen = {h.clause.doc for h in top}
         extra = next((h for h in hits[len(top) :] if h.clause.doc not in seen), None)
@@ -292,7 +304,7 @@ class Assistant:
 
     def _general(self, question: str, intent: Intent, query: str) -> Answer:
         searcher = self.searcher
-        hits = self._ranked(query)
+        hits = self._ranked(query, wants_target=intent.asks_number or bool(TARGET_CONTEXT.search(question)))
         if not hits:
             return self._refuse(question, messages.NOT_IN_TEXT, [], "general")
         tokens = searcher.lexical.tokenizer.tokens(intent.topic or query) or searcher.lexical.tokenizer.tokens(query)
@@ -352,6 +364,20 @@ class Assistant:
                     draft.lines.append(f"- {first}[{n}]")
                 return Answer(question="", answer=draft.text(), citations=draft.citations, intent="general")
         return None
+
+    def _unknown_place(self, query: str) -> str | None:
+        """An area the question names that no document mentions (苏州工业园区 in a Kunshan plan): its
+        rules are not in the knowledge base, however well the rest of the question matches."""
+        searcher = self.searcher
+        places = searcher.lexical.tokenizer.places(query)
+        if not places:
+            return None
+        index = searcher.index
+        if self._corpus_text is None or self._corpus_text[0] != index.build.name:
+            text = " ".join([m.title for m in index.docs.values()] + [c.text for c in index.clauses])
+            self._corpus_text = (index.build.name, text)
+        text = self._corpus_text[1]
+        return next((p for p in places if p not in text and p[:-1] not in text), None)
 
     def _years_of(self, doc: str) -> set[str]:
         """Every year a document mentions (a question about 2030 is not answered by a 2025 plan)."""

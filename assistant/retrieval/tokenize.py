@@ -20,6 +20,7 @@ STOPWORDS = frozenset(
 )
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
+_ADMIN_AREA = re.compile(r"(省|市|县|区|州|盟|旗)$")
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
 
 
@@ -54,6 +55,7 @@ class Tokenizer:
         self.synonyms = load_synonyms()
         self._words = sorted({w for w in [*shipped_terms(), *user_words, *self.synonyms, *(x for v in self.synonyms.values() for x in v)] if 2 <= len(w) <= 20})
         self._jieba = None
+        self._pos = None
         self._lock = threading.Lock()
 
     @property
@@ -79,6 +81,17 @@ class Tokenizer:
             if tok and tok not in STOPWORDS and _TOKEN_OK.search(tok):
                 out.append(tok)
         return out
+
+    def places(self, text: str) -> list[str]:
+        """Names of administrative areas in the text (苏州工业园区, 铁岭市): jieba's place words that
+        end like one. jieba also tags common words as places (新建, 安家), hence the ending."""
+        import jieba.posseg
+
+        segmenter = self.jieba  # outside the lock: it takes the lock itself
+        with self._lock:
+            if self._pos is None:
+                self._pos = jieba.posseg.POSTokenizer(segmenter)
+        return [w for w, flag in self._pos.cut(text) if flag == "ns" and len(w) >= 3 and _ADMIN_AREA.search(w)]
 
     def index_tokens(self, text: str) -> list[str]:
         """What the BM25 index sees: jieba's words plus the character bigrams of each run of text.

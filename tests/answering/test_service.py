@@ -56,8 +56,36 @@ def test_targets(assistant):
 def test_metadata(assistant):
     a = assistant.run("这个文件的文号是多少？")
     assert "昆办发〔2022〕67号" in a.answer and cited(a)[0] == "文件信息"
+    c = assistant.run("这个文件是哪两个单位发的")
+    assert "中共昆山市委办公室、昆山市人民政府办公室" in c.answer and not c.refused
     b = assistant.run("附件指标体系里的分年度指标是多少？")
     assert b.refused and "未收录" in b.answer
+
+
+def test_support_question_gets_the_measure_before_the_target_line(assistant):
+    a = assistant.run("我是做博士后研究的，昆山对博士后工作站有什么支持？")
+    assert cited(a)[0] == "四.(二).5" and "双百" in a.answer
+    b = assistant.run("到2025年要新增多少个博士后工作站？")  # a number asked: the target line answers
+    assert cited(b)[0] == "二.—2" and "20" in b.answer
+
+
+def test_a_post_is_not_a_lead_unit(assistant):
+    a = assistant.run("人才工作领导小组组长由谁担任？")
+    assert cited(a)[0] == "五.1" and "市委主要领导" in a.answer
+
+
+def test_list_answer_keeps_a_sentence_that_matches_a_long_word_in_part(assistant):
+    a = assistant.run("技能人才培养方面有哪些安排？")
+    assert cited(a)[0] == "四.(二).5"
+    assert "技师学院" in a.answer  # 高技能领军人才 matches 技能人才 only in part
+
+
+def test_area_the_documents_never_mention_is_refused_by_name(assistant):
+    a = assistant.run("苏州工业园区的人才落户条件是什么？")
+    assert a.refused and "苏州工业园区" in a.answer
+    assert a.citations  # the closest clauses are still shown
+    b = assistant.run("上海张江有哪些科创合作？")  # 上海 and 张江 are in the plan: answered
+    assert not b.refused
 
 
 def test_applicant_question_quotes_the_clause(assistant):
@@ -87,6 +115,7 @@ def test_section_listing_and_ordinal(assistant):
         "昆山到2030年的人才科创目标是什么？",
         "2023年有效高新技术企业实际完成了多少家？",
         "杭州对大学生创业有什么补贴？",
+        "昆山人才公寓的申请需要什么条件？",
         "今天昆山天气怎么样？",
     ],
 )

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.retrieval.tokenize import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return Tokenizer()
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("苏州工业园区的人才落户条件是什么？", ["苏州工业园区"]),
+        ("上海市职工基本医疗保险单位缴费比例降低多少？", ["上海市"]),
+        ("北京丰台区的“零见面审批”何时开始？", ["丰台区"]),
+        ("计划期内要新建多少套人才公寓？", []),  # jieba tags 新建 as a place; it does not end like one
+        ("博士来昆山安家补贴具体多少钱？", []),
+    ],
+)
+def test_places_are_named_administrative_areas(tokenizer, text, places):
+    assert tokenizer.places(text) == places
+
+
+def test_index_tokens_add_bigrams_and_drop_stopwords(tokenizer):
+    tokens = tokenizer.index_tokens("平凉市的高企")
+    assert "平凉" in tokens and "凉市" in tokens and "的" not in tokens
