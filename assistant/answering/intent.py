@@ -13,7 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 IntentKind = Literal[
-    "lead", "coop", "units", "reverse_lead", "reverse_coop", "reverse_any", "target", "metadata", "general", "chitchat", "hostile"
+    "lead", "coop", "units", "reverse_lead", "reverse_coop", "reverse_any", "joint_lead", "target", "metadata", "general", "chitchat",
+    "hostile",
 ]
 
 HOSTILE = re.compile(
@@ -29,8 +30,14 @@ CHITCHAT = re.compile(
     r"笑话|讲个故事|天气|你是谁|你叫什么|你几岁|你多大|股票|股价|彩票|星座|算命|菜谱|唱首歌|写首诗|聊聊天",
     re.I,
 )
+# no policy text is about these, however long the question (天气 and 股票 can be: 高温天气津贴)
+NEVER_POLICY = re.compile(r"股价|彩票|星座|算命|菜谱|讲个笑话|讲个故事|唱首歌|写首诗")
 # 由谁担任 asks who holds a post (组长由谁担任), not which unit leads a measure
 LEAD_WORDS = re.compile(r"牵头|主抓|主管|主责|抓总|负总责|领头|带头|主导|负责|归口|由谁(?!担任|出任|任|当|来当|来担任)|(归|由)?谁(来)?管|归哪.{0,2}(部门|单位)管?|\bleads?\b|\bleading\b|in charge|responsible", re.I)
+# which measures have more than one lead unit (no department named)
+JOINT_LEAD = re.compile(
+    r"(两个|两家|多个|多家|几个|2个|二个|不止一个)(或|及)?(以上)?(单位|部门)?.{0,6}牵头|(联合|共同|一起|同时)牵头|牵头单位(不止一个|有两个|有多个|超过一个)"
+)
 COOP_WORDS = re.compile(r"配合|协助|协同|协作|参与|协办|配套单位|辅助|支持单位|co-?operat\w*|assist\w*|support(ing)? (units?|departments?)|partners?", re.I)
 ASKS_UNITS = re.compile(
     r"谁|哪个(部门|单位|机构)|哪些(部门|单位|机构)|什么(部门|单位|机构)|哪(家|几家|几个部门|几个单位)|"
@@ -113,7 +120,7 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
     department = find_department(q, department_names)
     mentioned = [n for n in department_names if n in q]
     topic = topic_of(q, mentioned, segment)
-    if CHITCHAT.search(q) and len(topic) <= 12:
+    if CHITCHAT.search(q) and len(topic) <= 12 or NEVER_POLICY.search(q):
         return Intent(kind="chitchat", topic=topic)
     asks_list = bool(re.search(r"哪些|哪几|有什么|都有|包括|分别|列出|几项|几条", q))
     asks_number = bool(ASKS_NUMBER.search(q))
@@ -130,6 +137,8 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
         if re.search(r"负责", q) and not re.search(r"牵头", q) and not coop:
             kind = "reverse_any"
         return Intent(kind=kind, department=department, topic=topic, asks_list=True)
+    if not department and JOINT_LEAD.search(q):
+        return Intent(kind="joint_lead", topic=topic, asks_list=True)
     if (lead or coop) and units or re.search(r"(牵头|配合|责任)(单位|部门)", q):
         return Intent(kind=asked_role(q), department=department, topic=topic)
     if METADATA.search(q) and len(topic) <= 16:

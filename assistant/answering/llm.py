@@ -32,7 +32,7 @@ NOTICE_UNAVAILABLE = "大模型暂不可用，已返回抽取式答案。"
 NOTICE_TIMEOUT = "大模型响应超时，已返回抽取式答案。"
 NOTICE_UNVERIFIABLE = "大模型的回答没有可核实的条款引用，已返回抽取式答案。"
 NOTICE_NO_ROOM = "条款超出大模型的上下文长度，已返回抽取式答案。"
-EXACT_INTENTS = frozenset({"lead", "coop", "units", "reverse_lead", "reverse_coop", "reverse_any", "target", "metadata", "hostile", "chitchat", "empty", "too_long"})
+EXACT_INTENTS = frozenset({"lead", "coop", "units", "reverse_lead", "reverse_coop", "reverse_any", "joint_lead", "target", "metadata", "hostile", "chitchat", "empty", "too_long"})
 MAX_CONDENSED_CHARS = 300
 PLACEHOLDER_KEY = "EMPTY"  # OpenAI-compatible local servers (vLLM, Ollama) ignore the key but the client needs one
 
@@ -248,7 +248,7 @@ class LLMAssistant:
             base = self.extractive.run(standalone, []).model_copy(update={"question": question, "resolved_question": standalone})
         else:
             base = self.extractive.run(question, history)
-        if base.intent in EXACT_INTENTS or base.refused or not base.citations:
+        if set(base.intent.split("+")) <= EXACT_INTENTS or base.refused or not base.citations:  # "+": a compound question's parts
             yield base.answer
             return base
         if failure:

@@ -99,6 +99,9 @@ class Assistant:
         names, _ = self.departments()
         past = [clean_question(h)[:MAX_QUESTION_CHARS] for h in history if h.strip()][-6:]
         segment = self.searcher.lexical.tokenizer.jieba.lcut
+        parts = split_compound(cleaned, lambda q: detect(q, names, segment))
+        if len(parts) > 1:
+            return self._compound(raw, parts, past)
         intent, query = resolve(cleaned, past, lambda q: detect(q, names, segment))
         handler = {
             "hostile": self._hostile,
@@ -109,6 +112,7 @@ class Assistant:
             "reverse_lead": self._reverse,
             "reverse_coop": self._reverse,
             "reverse_any": self._reverse,
+            "joint_lead": self._joint_lead,
             "target": self._target,
             "metadata": self._metadata,
         }.get(intent.kind, self._general)
@@ -124,6 +128,30 @@ class Assistant:
         if self.searcher.dense_error:
             answer.notice = (answer.notice + " " if answer.notice else "") + messages.DENSE_DOWN
         return answer
+
+    def _compound(self, question: str, parts: list[str], past: list[str]) -> Answer:
+        """Each part answered on its own (with the parts before it as earlier turns), then joined:
+        the clauses the parts' answers cite come first, renumbered, the related ones after them."""
+        index = self.searcher.index
+        draft = self._draft()
+        answers = [self._answer(part, past + parts[:i]) for i, part in enumerate(parts)]
+        numbers: list[dict[int, int]] = [{} for _ in answers]
+        for used in (True, False):
+            for sub, mapping in zip(answers, numbers):
+                for c in sub.citations:
+                    clause = index.clause(c.doc, c.clause_id)
+                    if clause is None or (f"[{c.n}]" in sub.answer) != used or (not used and len(draft.citations) >= self.settings.top_k):
+                        continue
+                    mapping[c.n] = draft.cite(clause, c.score)
+                    kept = draft.citations[mapping[c.n] - 1].quotes
+                    kept.extend(q for q in c.quotes if q not in kept)
+        for part, sub, mapping in zip(parts, answers, numbers):
+            text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), m.group(1))}]", sub.answer)
+            draft.lines.append(f"问：{part}\n{text}")
+        return Answer(
+            question=question, answer="\n\n".join(draft.lines), refused=all(a.refused for a in answers), citations=draft.citations,
+            intent="+".join(a.intent for a in answers),
+        )
 
     def _add_related(self, answer: Answer, query: str) -> None:
         """Fill the citations up to top_k with the next best clauses, shown as related (相关条款)."""
@@ -229,6 +257,23 @@ class Assistant:
                 draft.lines.append(f"- {_measure_line(clause, ref.clause_id)}[{n}]")
         if row.aliases:
             draft.lines.append(f"（文件中也写作：{'、'.join(row.aliases)}）")
+        return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
+
+    def _joint_lead(self, question: str, intent: Intent, query: str) -> Answer:
+        """The measures led by two or more units, complete, from the parsed responsibilities."""
+        names, _ = self.departments()
+        draft = self._draft()
+        joint = [
+            c for c in self.searcher.index.clauses
+            if c.window == 0 and len(dict.fromkeys(names.get(u, u) for u in c.lead_units)) >= 2
+        ]
+        if not joint:
+            draft.lines.append("已收录的政策文件中没有由两个或以上单位共同牵头的举措。")
+            return Answer(question=question, answer=draft.text(), intent=intent.kind)
+        draft.lines.append(f"由两个或以上单位共同牵头的举措共{len(joint)}项：")
+        for clause in joint:
+            n = draft.cite(clause, 1.0, quote=_responsibility_text(clause))
+            draft.lines.append(f"- {measure_name(clause)}（{clause.clause_id}）：{'、'.join(clause.lead_units)}[{n}]")
         return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
 
     def _target(self, question: str, intent: Intent, query: str) -> Answer:
@@ -405,6 +450,21 @@ class Assistant:
         if coverage(weights, evidence, self.searcher.lexical.tokenizer.synonyms) < self.settings.min_coverage:
             return messages.NOT_IN_TEXT
         return None
+
+
+def split_compound(question: str, detect) -> list[str]:
+    """Two or three questions in one message that ask different kinds of things (依据什么会议精神？
+    发文单位是谁？) as separate questions; one question in several parts (有什么行动？谁牵头？) stays
+    whole: a later part that leans on the earlier one, or the same kind twice, is not split off."""
+    from assistant.answering.intent import is_elliptical
+
+    parts = [p.strip() for p in re.split(r"(?<=[？?])", question) if re.search(r"[\w\u3400-\u9fff]", p)]
+    if not 2 <= len(parts) <= 3:
+        return [question]
+    intents = [detect(p) for p in parts]
+    if any(is_elliptical(p, i) for p, i in zip(parts, intents)) or len({i.kind for i in intents}) < len(intents):
+        return [question]
+    return parts
 
 
 def coverage(weights: dict[str, float], evidence: str, synonyms: dict[str, list[str]]) -> float:

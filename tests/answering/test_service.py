@@ -138,3 +138,21 @@ def test_public_json_schema(assistant):
     assert set(data) == {"question", "answer", "refused", "citations", "latency_ms"}
     assert set(data["citations"][0]) == {"n", "doc", "clause_id", "title", "text", "score"}
     assert data["citations"][0]["doc"] == "kunshan-talent-plan-2022-2025"
+
+
+def test_joint_leads_without_a_department(assistant):
+    a = assistant.run("22项举措里，哪些是由两个或以上单位联合牵头的？")
+    assert a.intent == "joint_lead" and "共6项" in a.answer
+    assert cited(a) == ["四.(三).11", "四.(三).12", "四.(四).13", "四.(四).15", "四.(五).17", "四.(五).18"]
+
+
+def test_compound_question_answers_each_part_and_renumbers(assistant):
+    a = assistant.run("这个计划是依据什么会议精神制定的？发文单位是谁？")
+    assert a.intent == "general+metadata" and not a.refused
+    assert "苏州市委常委会" in a.answer and "中共昆山市委办公室" in a.answer
+    assert cited(a)[:2] == ["序言", "文件信息"]
+    assert "会议精神" in a.answer.split("问：")[1] and "[2]" in a.answer.split("问：")[2]
+    b = assistant.run("博士后方面有什么具体行动？谁牵头？")  # one question in two parts stays whole
+    assert b.intent == "lead" and cited(b)[0] == "四.(二).5"
+    c = assistant.run("博士后补贴多少钱？这个计划的文号是什么？")
+    assert not c.refused and "没有规定具体的金额" in c.answer and "昆办发〔2022〕67号" in c.answer
