@@ -16,14 +16,17 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="昆山人才科创政策问答助手 (web UI)")
-    parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: $ASSISTANT_PORT or 7860)")
+    parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: the port setting, $ASSISTANT_PORT, or 7860)")
     args = parser.parse_args(argv)
     if args.port is None:
-        raw = os.environ.get("ASSISTANT_PORT", "").strip()
+        from pydantic import ValidationError
+
+        from assistant.settings import Settings
+
         try:
-            args.port = int(raw) if raw else 7860
-        except ValueError:
-            parser.error(f"ASSISTANT_PORT must be a port number, not {raw!r}")
+            args.port = Settings().port
+        except ValidationError as exc:
+            parser.error(f"ASSISTANT_PORT: {exc.errors()[0]['msg']}")
     if not 0 < args.port < 65536:
         parser.error(f"port out of range: {args.port}")
     return args

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     max_clause_chars: int = Field(450, description="longer clauses are split into sentence windows")
     window_chars: int = Field(300, description="target size of a sentence window")
     embed_batch: int = 32
+    sentence_vectors: bool = Field(True, description="also embed each sentence of a clause: better ranking, about 3× the embedding of a first ingest")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")
@@ -33,6 +34,14 @@ class Settings(BaseSettings):
     llm_max_answer_tokens: int = Field(800, description="tokens reserved for the reply")
     llm_unverified: Literal["mark", "drop"] = Field("mark", description="sentences the cited clauses do not support: marked 未核实 or dropped")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
+    # interfaces
+    port: int = Field(7860, ge=1, le=65535, description="port of the web UI on 127.0.0.1")
+    eval_out: Path | None = Field(None, description="where the web UI's 评测 tab writes runs; default eval/out (or a temp folder)")
+
+    @field_validator("eval_out", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 @lru_cache(maxsize=1)

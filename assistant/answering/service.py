@@ -146,7 +146,7 @@ class Assistant:
                     kept = draft.citations[mapping[c.n] - 1].quotes
                     kept.extend(q for q in c.quotes if q not in kept)
         for part, sub, mapping in zip(parts, answers, numbers):
-            text = re.sub(r"\[(\d+)\]", lambda m: f"[{mapping.get(int(m.group(1)), m.group(1))}]", sub.answer)
+            text = re.sub(r"\[(\d+)\]", lambda m, mapping=mapping: f"[{mapping.get(int(m.group(1)), m.group(1))}]", sub.answer)
             draft.lines.append(f"问：{part}\n{text}")
         return Answer(
             question=question, answer="\n\n".join(draft.lines), refused=all(a.refused for a in answers), citations=draft.citations,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -150,10 +149,11 @@ def describe(questions: Sequence[EvalQuestion]) -> str:
 
 # -- runs -------------------------------------------------------------------------------------------------
 def default_out_root() -> Path:
-    """$ASSISTANT_EVAL_OUT, else eval/out of the project when the server runs inside it (Gradio serves
-    files under its working directory), else a folder in the system temp directory."""
-    configured = os.environ.get("ASSISTANT_EVAL_OUT", "").strip()
-    if configured:
+    """The eval_out setting ($ASSISTANT_EVAL_OUT), else eval/out of the project when the server runs
+    inside it (Gradio serves files under its working directory), else a folder in the system temp
+    directory. Read when a run starts, so a changed setting applies without a restart."""
+    configured = Settings().eval_out
+    if configured is not None and str(configured).strip():
         return Path(configured)
     out = PROJECT_ROOT / "eval" / "out"
     try:

@@ -346,6 +346,7 @@ def ingest_configured(
         batch=settings.embed_batch,
         progress=progress,
         chroma_url=settings.chroma_url,
+        sentence_vectors=settings.sentence_vectors,
     )
 
 
@@ -360,8 +361,10 @@ def ingest(
     batch: int = 32,
     progress: bool = True,
     chroma_url: str | None = None,
+    sentence_vectors: bool = True,
 ) -> IngestReport:
-    """Bring the index in line with the knowledge directory, embedding only new or changed text."""
+    """Bring the index in line with the knowledge directory, embedding only new or changed text.
+    Without `sentence_vectors` only clauses are embedded (a build searches without them)."""
     started = time.perf_counter()
     embedder = get_embedder(embedder_spec)
     report = IngestReport(index_dir=str(index_dir))
@@ -372,6 +375,8 @@ def ingest(
         old_clauses: dict[str, list[Clause]] = {}
         old_indicators: dict[str, list[Indicator]] = {}
         parse_settings = {"max_chars": max_chars, "window_chars": window_chars, "parser": PARSER_VERSION, "index": INDEX_VERSION}
+        if not sentence_vectors:  # recorded only when off, so the builds made before the switch stay valid
+            parse_settings["sentences"] = 0
         known: set[str] = set()  # documents of the serving build
         if old_build is not None:
             old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
@@ -436,13 +441,11 @@ def ingest(
         # A fresh store each build, filled from the embedding cache: only new text is embedded, and a
         # build never shares files with the one serving.
         client = chroma_client(build / "chroma", chroma_url)
-        collection, sentences = (
-            client.create_collection(n, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}})
-            for n in (name, name + SENTENCE_SUFFIX)
-        )
+        collection = _create_collection(client, name, embedder)
+        sentences = _create_collection(client, name + SENTENCE_SUFFIX, embedder) if sentence_vectors else None
         to_add = [(c, docs[c.doc].meta.title) for d in docs for c in clauses[d]]
         texts = [passage_text(c, title) for c, title in to_add]
-        per_sentence = [(c, title, n, text) for c, title in to_add for n, text in enumerate(sentence_passages(c))]
+        per_sentence = [(c, title, n, text) for c, title in to_add for n, text in enumerate(sentence_passages(c))] if sentence_vectors else []
         cache = EmbeddingCache(index_dir / "embeddings.sqlite")
         try:
             bar = _progress_bar(progress)
@@ -459,15 +462,16 @@ def ingest(
         finally:
             cache.close()
         _add_in_batches(collection, [c.key for c, _ in to_add], vectors[: len(to_add)], [c.text for c, _ in to_add], [_chroma_metadata(c, t) for c, t in to_add])
-        _add_in_batches(
-            sentences,
-            [f"{c.key}@{n}" for c, _, n, _ in per_sentence],
-            vectors[len(to_add) :],
-            [text for *_, text in per_sentence],
-            [_chroma_metadata(c, t) for c, t, _, _ in per_sentence],
-        )
+        if sentences is not None:
+            _add_in_batches(
+                sentences,
+                [f"{c.key}@{n}" for c, _, n, _ in per_sentence],
+                vectors[len(to_add) :],
+                [text for *_, text in per_sentence],
+                [_chroma_metadata(c, t) for c, t, _, _ in per_sentence],
+            )
         report.passages = collection.count()
-        report.sentences = sentences.count()
+        report.sentences = sentences.count() if sentences is not None else 0
         del collection, sentences, client
 
         manifest = Manifest(
@@ -475,7 +479,7 @@ def ingest(
             embedder_spec=embedder_spec,
             chroma_url=chroma_url,
             collection=name,
-            sentence_collection=name + SENTENCE_SUFFIX,
+            sentence_collection=name + SENTENCE_SUFFIX if sentence_vectors else None,
             knowledge_dir=str(knowledge_dir),
             parse_settings=parse_settings,
             docs=docs,
@@ -494,6 +498,12 @@ def ingest(
         report.build = build.name
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+
+def _create_collection(client, name: str, embedder):
+    return client.create_collection(
+        name, embedding_function=_embedding_function(embedder), metadata={"embedder": embedder.name}, configuration={"hnsw": {"space": "cosine"}}
+    )
 
 
 def _add_in_batches(collection, ids: list[str], vectors: np.ndarray, documents: list[str], metadatas: list[dict]) -> None:

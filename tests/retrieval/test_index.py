@@ -179,3 +179,16 @@ def test_a_parser_upgrade_reparses_files_as_changed_and_embeds_nothing(plan_inde
     report = ingest(KNOWLEDGE, plan_index_copy, progress=False)
     assert report.changed == ["kunshan-talent-plan-2022-2025"] and report.new == [] and report.removed == []
     assert report.embedded == 0
+
+
+def test_sentence_vectors_switch_off_and_back_on_from_the_cache(plan_index_copy):
+    from assistant.retrieval.retriever import open_searcher
+
+    off = ingest(KNOWLEDGE, plan_index_copy, progress=False, sentence_vectors=False)
+    assert off.sentences == 0 and off.embedded == 0  # a rebuild, with the clause vectors from the cache
+    index = KnowledgeIndex.open(plan_index_copy)
+    assert index.manifest.sentence_collection is None and index.sentence_search("博士后", k=3) == []
+    hits = open_searcher(plan_index_copy).search("博士后集聚双百行动", k=3)
+    assert hits[0].clause.clause_id == "四.(二).5" and hits[0].sentence == 0.0
+    on = ingest(KNOWLEDGE, plan_index_copy, progress=False)
+    assert on.sentences == sum(len(sentence_passages(c)) for c in index.clauses) and on.embedded == 0
