@@ -30,8 +30,9 @@ CHITCHAT = re.compile(
     r"笑话|讲个故事|天气|你是谁|你叫什么|你几岁|你多大|股票|股价|彩票|星座|算命|菜谱|唱首歌|写首诗|聊聊天",
     re.I,
 )
-# no policy text is about these, however long the question (天气 and 股票 can be: 高温天气津贴)
-NEVER_POLICY = re.compile(r"股价|彩票|星座|算命|菜谱|讲个笑话|讲个故事|唱首歌|写首诗")
+# no policy text is about these, nor is writing documents for the user, however long the question
+# (天气 and 股票 can be: 高温天气津贴)
+NEVER_POLICY = re.compile(r"股价|彩票|星座|算命|菜谱|讲个笑话|讲个故事|唱首歌|写首诗|(帮|替|给)我(写|起草|拟|填)|代写|写一(份|篇|封)|起草一(份|篇)")
 # 由谁担任 asks who holds a post (组长由谁担任), not which unit leads a measure
 LEAD_WORDS = re.compile(r"牵头|主抓|主管|主责|抓总|负总责|领头|带头|主导|负责|归口|由谁(?!担任|出任|任|当|来当|来担任)|(归|由)?谁(来)?管|归哪.{0,2}(部门|单位)管?|\bleads?\b|\bleading\b|in charge|responsible", re.I)
 # which measures have more than one lead unit (no department named)
@@ -53,7 +54,7 @@ ASKS_NUMBER = re.compile(r"多少|几(个|家|名|项|件|万|套|成)|目标|�
 TARGET_CONTEXT = re.compile(r"目标|指标|到\s*2025|2025\s*年|新增|达到|要达|计划达|提高到|增加到")
 METADATA = re.compile(
     r"文号|发文|印发|哪.{0,3}(单位|部门|机关).{0,4}(发|印发|发布|出台|制定)|谁(发|印发|出台|制定)(布|的)?|发布(单位|机关|部门)|制定(单位|机关)|(什么|哪个)级别|级别|效力|(还|是否|现在|目前).{0,4}有效|失效|废止|"
-    r"状态|分类|类别|归在|支持方式|(时间|期限|年限)范围|哪几年|期限|起止|文件(名称|标题|全称)|全称|附件"
+    r"状态|分类|类别|归在|(哪|什么|那)一?类(政策|文件)|属于.{0,4}类|支持方式|(时间|期限|年限)范围|哪几年|期限|起止|文件(名称|标题|全称)|全称|附件"
 )
 ANAPHORA = re.compile(r"^(那|那么|那这|这|那个|这个|该|上述|它|其|此)?(项|条|个)?(工作|措施|举措|任务|事|计划|行动|内容|呢)?")
 # Words that carry the question's form, removed (as whole words) to leave what it is about.
@@ -63,7 +64,7 @@ FORM_WORDS = frozenset(
     牵头单位 配合单位 责任单位 牵头部门 配合部门 单位 部门 机构 牵头 负责 配合 参与 协助 协同 协作 主抓 主管 担任
     工作 措施 举措 任务 事项 事情 分别 都 有 是 为 要 会 能 可以 可 计划 行动计划 文件 政策 里 里面 中 在 目标 指标 达到 达 到 现在 目前 还 作为
     除了 以外 之外 其他 还有 一起 共同 和 与 及 跟 等 方面 这块 这一块 那块 一块 块 具体 主要 哪一块 哪条 哪项 做 搞 讲 说 指 是不是 能不能 可不可以 要求
-    有何 对于 关于 针对 给予 采取 提出 做出 作出 进行 时候 能够 哪一天 一天 哪些方面 何种 哪种""".split()
+    有何 对于 关于 针对 给予 采取 提出 做出 作出 进行 时候 能够 哪一天 一天 哪些方面 何种 哪种 一共 总共 共有 总计 合计 共""".split()
 )
 
 
@@ -122,7 +123,7 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
     topic = topic_of(q, mentioned, segment)
     if CHITCHAT.search(q) and len(topic) <= 12 or NEVER_POLICY.search(q):
         return Intent(kind="chitchat", topic=topic)
-    asks_list = bool(re.search(r"哪些|哪几|有什么|都有|包括|分别|列出|几项|几条", q))
+    asks_list = bool(re.search(r"哪些|哪几|有什么|都有|包括|分别|列出|几项|几条|多少(条|项)|一共|总共|共有", q))
     asks_number = bool(ASKS_NUMBER.search(q))
     lead, coop = bool(LEAD_WORDS.search(q)), bool(COOP_WORDS.search(q))
     units, measures = bool(ASKS_UNITS.search(q)), bool(ASKS_MEASURES.search(q))
@@ -130,6 +131,10 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
     # "which tasks does X have" without a role word is a reverse look-up only when little else is asked:
     # 重庆市税务局发布的办税清单涵盖哪些方面 is about a document's content, not the department's duties.
     about_duties = lead or coop or (measures and len(topic.replace(" ", "")) <= 8)
+    # 卫健委参与了人才培养群英计划吗: whether the department is among one measure's units
+    checks_one = bool(re.search(r"吗[？?]?$|是否|是不是|有没有|有无", q)) and len(topic.replace(" ", "")) >= 4 and not measures
+    if department and (lead or coop) and checks_one:
+        return Intent(kind=asked_role(q), department=department, topic=topic)
     if department and about_duties and (measures or not (units or names_role)):
         kind = "reverse_lead" if lead and not coop else "reverse_coop" if coop and not lead else "reverse_any"
         if lead and coop:
@@ -144,7 +149,7 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
     if METADATA.search(q) and len(topic) <= 16:
         return Intent(kind="metadata", topic=topic)
     if asks_number and (TARGET_CONTEXT.search(q) or len(topic) <= 20):
-        return Intent(kind="target", topic=topic, asks_number=True)
+        return Intent(kind="target", topic=topic, asks_number=True, asks_list=asks_list)
     ordinal = ORDINAL.search(q)
     return Intent(
         kind="general", department=department, topic=topic, asks_list=asks_list, asks_number=asks_number,

@@ -17,14 +17,19 @@ from assistant.settings import Settings, get_settings
 
 MAX_QUESTION_CHARS = 2000
 TARGET_DISCOUNT = 0.85
+YES_NO = re.compile(r"吗[？?]?$|是否|是不是|有没有|有无")
 MONEY = re.compile(r"\d+(\.\d+)?\s*(万元|元|亿元|千元)|补贴标准|资助标准")
-ASKS_MONEY = re.compile(r"多少钱|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
+ASKS_MONEY = re.compile(r"多少钱|(学费|费用|收费|价格|工资|薪资|薪酬|年薪|月薪|租金|房租|奖金)(是|为|要|大概|一般)?多少|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
 ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|截止|日期|哪一年|几月|几号|时间节点|开始报名|报名时间")
 DATES = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月(底|初|份|中旬|上旬|下旬)|截止|截至|之前|以前|前完成|工作日|为止|顺延|延长|延期")
 ASKS_CONTACT = re.compile(r"电话|热线|地址|网址|网站|邮箱|联系方式|怎么联系|联系人")
 ASKS_PLACE = re.compile(r"在哪里|在哪儿|去哪里|到哪里|在哪(?!些|个|一)")
 # where something is done: a place, a counter or an online channel
-PLACE = re.compile(r"[省市区县镇村]|平台|网上|线上|小程序|APP|App|app|公众号|官网|客户端|微信|支付宝|窗口|大厅|中心|网站|网址|热线|地址|www\.|https?://")
+PLACE = re.compile(
+    r"位于|坐落|地处|设在|设于|地址|[省市区县镇乡村][^，。；、\s]{0,10}(社区|街道|路|街|大道|巷|号|大厦|广场|园区|医院|学校|村)|社区|街道|"
+    r"(销售|服务|代宰|购买|零售|采样|检测|接种|办理|受理)点|网点|门店|超市|农贸市场|菜市场|办事处|服务站|服务中心|政务中心|所在地|当地|户籍地|就近|属地|"
+    r"平台|网上|线上|一网通办|通办|网办|掌上|端口|小程序|APP|App|app|公众号|官网|客户端|微信|支付宝|窗口|大厅|网站|网址|系统|热线|www\.|https?://"
+)
 CONTACT = re.compile(r"\d{3,4}-?\d{7,8}|1\d{10}|热线|电话|地址|网址|https?://|www\.|邮箱|@|路\d+号|大厦")
 ASKS_SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖金|奖励资金")
 SUBSIDY = re.compile(r"补贴|补助|津贴|资助|奖励|奖金|资金支持")
@@ -32,6 +37,8 @@ ASKS_CONDITIONS = re.compile(
     r"(什么|哪些|啥)(条件|资格|门槛)|需要满足|要满足|申请条件|准入|条件(是什么|是啥|有哪些|有什么)|(落户|申请|申报|入选|认定|享受)(的)?(条件|资格|门槛)"
 )
 CONDITIONS = re.compile(r"申请条件|基本条件|必备条件|必要条件|(下列|以下)条件|条件[:：]|(符合|满足|具备|具有).{0,12}(条件|要求|资格)|(条件|要求)如下|资格|门槛|须具备|应当具备|须满足")
+ASKS_STANDARD = re.compile(r"标准(是什么|是啥|有哪些|是多少|怎么定|如何确定)|(什么|哪些|啥)标准")
+STANDARD = re.compile(r"标准(为|是|如下|：|:)|(以下|下列)标准|按.{0,20}标准|\d.{0,8}标准|标准.{0,6}\d|" + CONDITIONS.pattern)
 YEAR = re.compile(r"(20\d{2})\s*年")
 # (a question asking for this kind of fact, what the evidence must then contain, the refusal if it does not), in order
 KINDS_OF_FACT = (
@@ -41,6 +48,7 @@ KINDS_OF_FACT = (
     (ASKS_PLACE, PLACE, messages.NOT_IN_TEXT_CONTACT),
     (ASKS_SUBSIDY, SUBSIDY, messages.NOT_IN_TEXT_MONEY),
     (ASKS_CONDITIONS, CONDITIONS, messages.NOT_IN_TEXT_CONDITIONS),
+    (ASKS_STANDARD, STANDARD, messages.NOT_IN_TEXT_CONDITIONS),
 )
 
 
@@ -214,7 +222,11 @@ class Assistant:
             names, _ = self.departments()
             mentioned = intent.department in {names.get(u, u) for u in units}
             role = "牵头" if intent.department in {names.get(u, u) for u in clause.lead_units} else "配合"
-            draft.lines.append(f"其中{'有' if mentioned else '没有'}{intent.department}" + (f"（{role}）[{n}]。" if mentioned else "。"))
+            if YES_NO.search(question):  # 卫健委参与了…吗: the yes or no first
+                # no marker: the lines below quote the units from the clause they cite
+                draft.lines.insert(0, f"是，{intent.department}是这项举措的{role}单位。" if mentioned else f"否，{intent.department}不是这项举措的牵头或配合单位。")
+            else:
+                draft.lines.append(f"其中{'有' if mentioned else '没有'}{intent.department}" + (f"（{role}）[{n}]。" if mentioned else "。"))
         return Answer(question=question, answer=draft.text(), citations=draft.citations, intent=intent.kind)
 
     def _reverse(self, question: str, intent: Intent, query: str) -> Answer:
@@ -402,6 +414,14 @@ class Assistant:
                 return Answer(question="", answer=draft.text(), citations=draft.citations, intent="general")
             if intent.asks_list and len(children) >= 2 and weights and sum(w for t, w in weights.items() if t in label) >= 0.4 * sum(weights.values()):
                 draft = self._draft()
+                grouped = [index.children(child) for child in children]
+                if all(grouped):  # 主要举措: six groups of 22 measures, counted and listed by group
+                    draft.lines.append(f"{label}分{len(children)}个部分，共{sum(map(len, grouped))}项：")
+                    for child, items in zip(children, grouped):
+                        n = draft.cite(child, hit.score, quote=child.text)
+                        names = "、".join(measure_name(i) for i in items)
+                        draft.lines.append(f"- {measure_name(child)}[{n}]：{len(items)}项（{names}）")
+                    return Answer(question="", answer=draft.text(), citations=draft.citations, intent="general")
                 draft.lines.append(f"{label}共{len(children)}项：")
                 for child in children:
                     first = child.text.split("。")[0]
@@ -411,8 +431,8 @@ class Assistant:
         return None
 
     def _unknown_place(self, query: str) -> str | None:
-        """An area the question names that no document mentions (苏州工业园区 in a Kunshan plan): its
-        rules are not in the knowledge base, however well the rest of the question matches."""
+        """An area the question names that no document mentions (苏州工业园区, 广州 in a Kunshan plan):
+        its rules are not in the knowledge base, however well the rest of the question matches."""
         searcher = self.searcher
         places = searcher.lexical.tokenizer.places(query)
         if not places:
@@ -422,7 +442,10 @@ class Assistant:
             text = " ".join([m.title for m in index.docs.values()] + [c.text for c in index.clauses])
             self._corpus_text = (index.build.name, text)
         text = self._corpus_text[1]
-        return next((p for p in places if p not in text and p[:-1] not in text), None)
+        bare = lambda p: re.sub(r"(省|市|县|区|自治区)$", "", p) if len(p) > 2 else p  # 北京市 is written 北京 too
+        unknown = [p for p in places if p not in text and bare(p) not in text]
+        # a known area named too (北京的专家来昆山…) makes the unknown one where people come from
+        return unknown[0] if unknown and len(unknown) == len(places) else None
 
     def _years_of(self, doc: str) -> set[str]:
         """Every year a document mentions (a question about 2030 is not answered by a 2025 plan)."""
@@ -436,7 +459,8 @@ class Assistant:
     def _out_of_scope(self, question: str, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
         """Why the retrieved clauses do not answer the question, or None when they may."""
         for asks, answered_by, reason in KINDS_OF_FACT:
-            if asks.search(question) and not answered_by.search(evidence):
+            where = _about_subject(evidence, weights) if asks is ASKS_PLACE else evidence
+            if asks.search(question) and not answered_by.search(where):
                 return reason
         if "附件" in question:
             notes = [self.searcher.index.docs[h.clause.doc].get("附件") for h in hits[:3]]
@@ -450,6 +474,15 @@ class Assistant:
         if coverage(weights, evidence, self.searcher.lexical.tokenizer.synonyms) < self.settings.min_coverage:
             return messages.NOT_IN_TEXT
         return None
+
+
+def _about_subject(evidence: str, weights: dict[str, float]) -> str:
+    """The evidence sentences naming one of the question's rarest words: where 技师学院 is, is said
+    (or not) where 技师学院 is mentioned, not by a 平台 elsewhere in the clause."""
+    top = max((w for t, w in weights.items() if len(t) >= 2), default=0.0)
+    subjects = [t for t, w in weights.items() if len(t) >= 2 and w >= 0.8 * top]
+    sentences = [x for x in re.split(r"(?<=[。；！？!?;])", evidence) if any(t in x for t in subjects)]
+    return " ".join(sentences) or evidence
 
 
 def split_compound(question: str, detect) -> list[str]:

@@ -16,7 +16,7 @@ STOPWORDS = frozenset(
     这个 那个 这项 那项 这些 那些 这里 那里 里面 其中 以及 还有 有 没有 要 会 能 可以 可 能否 需要 应该 怎么办 一下 告诉 知道 想 想要 看看 有关 相关 关于
     具体 主要 一些 多 少 大 小 好 到 给 由 被 将 已 已经 目前 现在 所 得 地 着 过 一 二 上 下 中 内 外 后 前
     能不能 可不可以 会不会 是不是 有没有 拿到 提到 提及 讲 说 讲的是 说的是 多久 一次 多长时间 方面 这块 那块 一块 情况 问题 规定 要求 计划里 里 搞
-    呢 么 什么样 怎么回事 为什么 哪儿 哪里 安排 打算 回来 拿来 怎么安排 干什么 干嘛""".split()
+    呢 么 什么样 怎么回事 为什么 哪儿 哪里 安排 打算 回来 拿来 怎么安排 干什么 干嘛 一共 总共 共有 总计 合计""".split()
 )
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
@@ -83,15 +83,20 @@ class Tokenizer:
         return out
 
     def places(self, text: str) -> list[str]:
-        """Names of administrative areas in the text (苏州工业园区, 铁岭市): jieba's place words that
-        end like one. jieba also tags common words as places (新建, 安家), hence the ending."""
+        """Names of administrative areas in the text (苏州工业园区, 铁岭市, 广州): jieba's place words
+        that end like one or are a city or province without its 市/省. jieba also tags common words
+        as places (新建, 安家, 上市), hence the test."""
         import jieba.posseg
 
         segmenter = self.jieba  # outside the lock: it takes the lock itself
         with self._lock:
             if self._pos is None:
                 self._pos = jieba.posseg.POSTokenizer(segmenter)
-        return [w for w, flag in self._pos.cut(text) if flag == "ns" and len(w) >= 3 and _ADMIN_AREA.search(w)]
+        known = segmenter.FREQ
+        return [
+            w for w, flag in self._pos.cut(text)
+            if flag == "ns" and (len(w) >= 3 and _ADMIN_AREA.search(w) or any(known.get(w + s) for s in ("市", "省", "自治区")))
+        ]
 
     def index_tokens(self, text: str) -> list[str]:
         """What the BM25 index sees: jieba's words plus the character bigrams of each run of text.

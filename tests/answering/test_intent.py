@@ -5,7 +5,7 @@ import pytest
 from assistant.answering.followup import resolve
 from assistant.answering.intent import asked_role, chinese_number, clean_question, detect
 
-NAMES = {"市科技局": "市科技局", "科技局": "市科技局", "市委台办": "市委台办", "台办": "市委台办", "团市委": "团市委", "市财政局": "市财政局", "财政局": "市财政局", "工信局": "市工信局"}
+NAMES = {"市卫健委": "市卫健委", "卫健委": "市卫健委", "市科技局": "市科技局", "科技局": "市科技局", "市委台办": "市委台办", "台办": "市委台办", "团市委": "团市委", "市财政局": "市财政局", "财政局": "市财政局", "工信局": "市工信局"}
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,9 @@ NAMES = {"市科技局": "市科技局", "科技局": "市科技局", "市委台
         ("到2025年有效高新技术企业要达到多少家？", "target", None),
         ("这个文件的文号是多少？", "metadata", None),
         ("这个文件是哪两个单位发的", "metadata", None),
+        ("这个文件属于哪一类政策", "metadata", None),
+        ("卫健委参与了人才培养群英计划吗", "coop", "市卫健委"),  # one measure's units, checked for the department
+        ("帮我写一份申请人才公寓的申请书", "chitchat", None),
         ("人才工作领导小组组长由谁担任？", "general", None),  # a post, not a measure's lead unit
         ("你好", "chitchat", None),
         ("昆山某上市公司今天股价多少？", "chitchat", None),

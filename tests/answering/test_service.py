@@ -86,6 +86,10 @@ def test_area_the_documents_never_mention_is_refused_by_name(assistant):
     assert a.citations  # the closest clauses are still shown
     b = assistant.run("上海张江有哪些科创合作？")  # 上海 and 张江 are in the plan: answered
     assert not b.refused
+    c = assistant.run("广州的博士后有什么待遇")
+    assert c.refused and "广州" in c.answer
+    d = assistant.run("北京的专家来昆山工作有什么支持？")  # 昆山 named too: 北京 is where the expert comes from
+    assert not d.refused
 
 
 def test_applicant_question_quotes_the_clause(assistant):
@@ -116,6 +120,9 @@ def test_section_listing_and_ordinal(assistant):
         "2023年有效高新技术企业实际完成了多少家？",
         "杭州对大学生创业有什么补贴？",
         "昆山人才公寓的申请需要什么条件？",
+        "瞪羚企业认定的标准是什么",
+        "昆山技师学院在哪里？",  # 平台 and 服务中心 elsewhere in the clauses say nothing of where it is
+        "昆山杜克大学的学费是多少",
         "今天昆山天气怎么样？",
     ],
 )
@@ -156,3 +163,21 @@ def test_compound_question_answers_each_part_and_renumbers(assistant):
     assert b.intent == "lead" and cited(b)[0] == "四.(二).5"
     c = assistant.run("博士后补贴多少钱？这个计划的文号是什么？")
     assert not c.refused and "没有规定具体的金额" in c.answer and "昆办发〔2022〕67号" in c.answer
+
+
+def test_yes_no_on_one_measure_answers_yes_or_no_first(assistant):
+    a = assistant.run("卫健委参与了人才培养群英计划吗")
+    assert a.answer.startswith("是，市卫健委是这项举措的配合单位。") and cited(a)[0] == "四.(二).5"
+    b = assistant.run("市科技局有没有参与人才安居？")
+    assert b.answer.startswith("否，市科技局不是这项举措的牵头或配合单位") and cited(b)[0] == "四.(六).22"
+
+
+def test_a_section_of_groups_is_counted_to_its_measures(assistant):
+    a = assistant.run("主要举措一共有多少条")
+    assert "分6个部分，共22项" in a.answer and len(a.citations) >= 5
+    assert "6项（集聚重大创新平台、" in a.answer
+
+
+def test_where_to_apply_is_answered_by_the_channel(assistant):
+    a = assistant.run("人才租赁住房去哪里申请")
+    assert not a.refused and "一网通办" in a.answer

@@ -15,9 +15,11 @@ def tokenizer():
     [
         ("苏州工业园区的人才落户条件是什么？", ["苏州工业园区"]),
         ("上海市职工基本医疗保险单位缴费比例降低多少？", ["上海市"]),
-        ("北京丰台区的“零见面审批”何时开始？", ["丰台区"]),
+        ("北京丰台区的“零见面审批”何时开始？", ["北京", "丰台区"]),
         ("计划期内要新建多少套人才公寓？", []),  # jieba tags 新建 as a place; it does not end like one
-        ("博士来昆山安家补贴具体多少钱？", []),
+        ("博士来昆山安家补贴具体多少钱？", ["昆山"]),  # 安家 is tagged as a place too
+        ("广州的博士后有什么待遇", ["广州"]),  # a city without its 市
+        ("推动企业梯次成长到上市企业", []),  # 上市 is tagged as a place too
     ],
 )
 def test_places_are_named_administrative_areas(tokenizer, text, places):
