@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from assistant.answering.intent import ANAPHORA, Intent, is_elliptical
+from assistant.answering.intent import Intent, is_elliptical, own_words
 
 CARRIED = ("lead", "coop", "units", "reverse_lead", "reverse_coop", "reverse_any", "target", "metadata")
 
@@ -43,5 +43,4 @@ def resolve(question: str, history: list[str], detect: Callable[[str], Intent]) 
 
 
 def _substantive(topic: str) -> str:
-    rest = ANAPHORA.sub("", topic.replace(" ", ""))
-    return topic if len(rest) >= 2 else ""
+    return topic if len(own_words(topic)) >= 2 else ""

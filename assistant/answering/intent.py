@@ -41,7 +41,7 @@ JOINT_LEAD = re.compile(
 )
 COOP_WORDS = re.compile(r"配合|协助|协同|协作|参与|协办|配套单位|辅助|支持单位|co-?operat\w*|assist\w*|support(ing)? (units?|departments?)|partners?", re.I)
 ASKS_UNITS = re.compile(
-    r"谁|哪个(部门|单位|机构)|哪些(部门|单位|机构)|什么(部门|单位|机构)|哪(家|几家|几个部门|几个单位)|"
+    r"谁|[哪那]个(部门|单位|机构)|哪些(部门|单位|机构)|什么(部门|单位|机构)|哪(家|几家|几个部门|几个单位)|"
     r"(部门|单位|机构)(有哪些|有哪几|是哪|是什么|都有|包括|分别|是谁|是)|(牵头|配合|责任)(单位|部门)\s*[是为]|分工|"
     r"\bwho\b|which (department|unit|agenc|office)",
     re.I,
@@ -64,7 +64,7 @@ FORM_WORDS = frozenset(
     牵头单位 配合单位 责任单位 牵头部门 配合部门 单位 部门 机构 牵头 负责 配合 参与 协助 协同 协作 主抓 主管 担任
     工作 措施 举措 任务 事项 事情 分别 都 有 是 为 要 会 能 可以 可 计划 行动计划 文件 政策 里 里面 中 在 目标 指标 达到 达 到 现在 目前 还 作为
     除了 以外 之外 其他 还有 一起 共同 和 与 及 跟 等 方面 这块 这一块 那块 一块 块 具体 主要 哪一块 哪条 哪项 做 搞 讲 说 指 是不是 能不能 可不可以 要求
-    有何 对于 关于 针对 给予 采取 提出 做出 作出 进行 时候 能够 哪一天 一天 哪些方面 何种 哪种 一共 总共 共有 总计 合计 共""".split()
+    有何 对于 关于 针对 给予 采取 提出 做出 作出 进行 时候 能够 哪一天 一天 哪些方面 何种 哪种 一共 总共 共有 总计 合计 共 问问 的话 比如 例如 之类 之类的 等等 一名 一个 帮到""".split()
 )
 
 
@@ -85,6 +85,15 @@ def clean_question(text: str) -> str:
     text = re.sub(r"<[^>]{0,200}>", " ", text)
     text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]", "", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def to_simplified(text: str) -> str:
+    """A question typed in traditional characters (獨角獸培育企業), as the simplified text the policies
+    use. One converted character is left alone: reprints keep a stray 後 the documents also have."""
+    import zhconv
+
+    converted = zhconv.convert(text, "zh-cn")
+    return converted if sum(a != b for a, b in zip(text, converted)) >= 2 else text
 
 
 def topic_of(question: str, department_names: list[str] = (), segment: Callable[[str], list[str]] | None = None) -> str:
@@ -186,9 +195,13 @@ def asked_role(q: str) -> IntentKind:
     return "coop" if last_coop > last_lead else "lead"
 
 
+def own_words(topic: str) -> str:
+    """What a topic names besides pointers back and years: 那到2025年呢？要达到多少？ names nothing."""
+    return re.sub(r"\d{4}\s*年?|要|呢", "", ANAPHORA.sub("", topic.replace(" ", "")))
+
+
 def is_elliptical(question: str, intent: Intent) -> bool:
     """A follow-up that only makes sense with the previous turn (那配合单位有哪些？/ 独角兽培育企业呢？)."""
-    rest = ANAPHORA.sub("", intent.topic.replace(" ", ""))
-    if len(rest) < 2:
+    if len(own_words(intent.topic)) < 2:
         return True
     return bool(re.search(r"呢[？?]?$", question)) and len(question) <= 16

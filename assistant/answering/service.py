@@ -8,7 +8,7 @@ from pathlib import Path
 from assistant.answering import messages
 from assistant.answering.composer import Draft, bigram_similarity, measure_name, pick_sentences
 from assistant.answering.followup import resolve
-from assistant.answering.intent import HOSTILE, TARGET_CONTEXT, Intent, clean_question, detect
+from assistant.answering.intent import HOSTILE, TARGET_CONTEXT, Intent, clean_question, detect, to_simplified
 from assistant.ingestion.departments import DepartmentRow, department_table
 from assistant.models import Answer, Clause
 from assistant.retrieval.hybrid import Hit, HybridSearcher
@@ -19,7 +19,7 @@ MAX_QUESTION_CHARS = 2000
 TARGET_DISCOUNT = 0.85
 YES_NO = re.compile(r"吗[？?]?$|是否|是不是|有没有|有无")
 MONEY = re.compile(r"\d+(\.\d+)?\s*(万元|元|亿元|千元)|补贴标准|资助标准")
-ASKS_MONEY = re.compile(r"多少钱|(学费|费用|收费|价格|工资|薪资|薪酬|年薪|月薪|租金|房租|奖金)(是|为|要|大概|一般)?多少|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
+ASKS_MONEY = re.compile(r"多少钱|(学费|费用|收费|价格|工资|薪资|薪酬|年薪|月薪|租金|房租|奖金|押金|保证金)(是|为|要|大概|一般)?多少|多少(押金|保证金|学费|费用|租金|房租)|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
 ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|截止|日期|哪一年|几月|几号|时间节点|开始报名|报名时间")
 DATES = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年\s*\d{1,2}\s*月|\d{1,2}\s*月(底|初|份|中旬|上旬|下旬)|截止|截至|之前|以前|前完成|工作日|为止|顺延|延长|延期")
 ASKS_CONTACT = re.compile(r"电话|热线|地址|网址|网站|邮箱|联系方式|怎么联系|联系人")
@@ -37,6 +37,8 @@ ASKS_CONDITIONS = re.compile(
     r"(什么|哪些|啥)(条件|资格|门槛)|需要满足|要满足|申请条件|准入|条件(是什么|是啥|有哪些|有什么)|(落户|申请|申报|入选|认定|享受)(的)?(条件|资格|门槛)"
 )
 CONDITIONS = re.compile(r"申请条件|基本条件|必备条件|必要条件|(下列|以下)条件|条件[:：]|(符合|满足|具备|具有).{0,12}(条件|要求|资格)|(条件|要求)如下|资格|门槛|须具备|应当具备|须满足")
+ASKS_NAMES = re.compile(r"(入选|获奖|获批|认定|公示)名单|名单(有|是|包括)|哪些人(入选|获奖|获批)|谁(入选|获奖|获批)了")
+NAMES = re.compile(r"名单")
 ASKS_STANDARD = re.compile(r"标准(是什么|是啥|有哪些|是多少|怎么定|如何确定)|(什么|哪些|啥)标准")
 STANDARD = re.compile(r"标准(为|是|如下|：|:)|(以下|下列)标准|按.{0,20}标准|\d.{0,8}标准|标准.{0,6}\d|" + CONDITIONS.pattern)
 YEAR = re.compile(r"(20\d{2})\s*年")
@@ -49,6 +51,7 @@ KINDS_OF_FACT = (
     (ASKS_SUBSIDY, SUBSIDY, messages.NOT_IN_TEXT_MONEY),
     (ASKS_CONDITIONS, CONDITIONS, messages.NOT_IN_TEXT_CONDITIONS),
     (ASKS_STANDARD, STANDARD, messages.NOT_IN_TEXT_CONDITIONS),
+    (ASKS_NAMES, NAMES, messages.NOT_IN_TEXT_NAMES),
 )
 
 
@@ -101,7 +104,7 @@ class Assistant:
             return Answer(question=raw[:200], answer=messages.TOO_LONG.format(limit=MAX_QUESTION_CHARS, got=len(raw)), refused=True, intent="too_long")
         if HOSTILE.search(raw):
             return Answer(question=raw, answer=messages.HOSTILE, refused=True, intent="hostile")
-        cleaned = clean_question(raw)
+        cleaned = to_simplified(clean_question(raw))
         if not re.search(r"[\w\u3400-\u9fff]", cleaned):
             return Answer(question=raw, answer=messages.EMPTY, refused=True, intent="empty")
         names, _ = self.departments()
@@ -459,7 +462,9 @@ class Assistant:
     def _out_of_scope(self, question: str, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
         """Why the retrieved clauses do not answer the question, or None when they may."""
         for asks, answered_by, reason in KINDS_OF_FACT:
-            where = _about_subject(evidence, weights) if asks is ASKS_PLACE else evidence
+            # where and how much must be said of the subject itself (a 平台 or 亿元 elsewhere in the
+            # clauses answers nothing); dates and contacts sit apart from it too often to ask that
+            where = _about_subject(evidence, weights) if asks in (ASKS_PLACE, ASKS_MONEY) else evidence
             if asks.search(question) and not answered_by.search(where):
                 return reason
         if "附件" in question:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.answering.followup import resolve
-from assistant.answering.intent import asked_role, chinese_number, clean_question, detect
+from assistant.answering.intent import asked_role, chinese_number, clean_question, detect, to_simplified
 
 NAMES = {"市卫健委": "市卫健委", "卫健委": "市卫健委", "市科技局": "市科技局", "科技局": "市科技局", "市委台办": "市委台办", "台办": "市委台办", "团市委": "团市委", "市财政局": "市财政局", "财政局": "市财政局", "工信局": "市工信局"}
 
@@ -13,6 +13,7 @@ NAMES = {"市卫健委": "市卫健委", "卫健委": "市卫健委", "市科技
     [
         ("博士后集聚“双百”行动由谁牵头？", "lead", None),
         ("人才租赁住房这块谁负责？", "lead", None),
+        ("揭榜挂帅由那个部门牵头", "lead", None),  # 那 typed for 哪
         ("做大昆山技术交易市场这件事归谁管？", "lead", None),
         ("人才招引汇聚计划的配合单位有哪些？", "coop", None),
         ("人才科创投入绩效评估，除了财政局牵头，还有哪些单位参与配合？", "coop", "市财政局"),
@@ -71,3 +72,9 @@ def test_follow_ups_borrow_subject_or_kind():
     assert intent.ordinal == 3 and "基本原则" in query
     intent, query = resolve("海外人才有什么支持？", ["市科技局牵头哪些工作？"], d)
     assert intent.kind == "general" and query == "海外人才有什么支持？"  # a full question stands alone
+
+
+def test_traditional_characters_become_simplified_but_a_stray_one_stays():
+    assert to_simplified("獨角獸培育企業目標多少家") == "独角兽培育企业目标多少家"
+    assert to_simplified("推行“不见面招商”後的第二例") == "推行“不见面招商”後的第二例"  # reprints keep 後 too
+    assert to_simplified("博士后集聚双百行动由谁牵头") == "博士后集聚双百行动由谁牵头"

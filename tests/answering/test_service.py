@@ -123,6 +123,8 @@ def test_section_listing_and_ordinal(assistant):
         "瞪羚企业认定的标准是什么",
         "昆山技师学院在哪里？",  # 平台 and 服务中心 elsewhere in the clauses say nothing of where it is
         "昆山杜克大学的学费是多少",
+        "申请昆山人才公寓要交多少押金",  # 亿元 in the same target clause is not said of 人才公寓
+        "昆聚英才计划的入选名单有哪些人",
         "今天昆山天气怎么样？",
     ],
 )
@@ -181,3 +183,10 @@ def test_a_section_of_groups_is_counted_to_its_measures(assistant):
 def test_where_to_apply_is_answered_by_the_channel(assistant):
     a = assistant.run("人才租赁住房去哪里申请")
     assert not a.refused and "一网通办" in a.answer
+
+
+def test_traditional_script_and_a_year_only_follow_up(assistant):
+    a = assistant.run("獨角獸培育企業目標多少家")
+    assert "50" in a.answer and cited(a)[0] == "二.—3"
+    b = assistant.run("那到2025年呢？要达到多少？", ["高新技术企业是怎么培育的？"])
+    assert "3500" in b.answer and cited(b)[0] == "二.—3"
