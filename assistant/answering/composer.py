@@ -60,12 +60,16 @@ def sentence_score(sentence: str, weights: dict[str, float]) -> float:
     return sum(w * _share(t, sentence) for t, w in weights.items()) / total
 
 
+def char_bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
 def _share(word: str, sentence: str) -> float:
     if word in sentence:
         return 1.0
     if len(word) < 3:
         return 0.0
-    grams = {word[i : i + 2] for i in range(len(word) - 1)}
+    grams = char_bigrams(word)
     return sum(g in sentence for g in grams) / len(grams)
 
 
@@ -113,7 +117,7 @@ def bigram_similarity(a: str, b: str) -> float:
     """Dice overlap of character bigrams, for matching a question's words to a short name."""
     clean = lambda s: re.sub(r"[\s“”\"'‘’()（）、，,。？?]", "", s)
     a, b = clean(a), clean(b)
-    grams = lambda s: {s[i : i + 2] for i in range(len(s) - 1)} or ({s} if s else set())
+    grams = lambda s: char_bigrams(s) or ({s} if s else set())
     x, y = grams(a), grams(b)
     if not x or not y:
         return 0.0

@@ -56,6 +56,7 @@ METADATA = re.compile(
     r"文号|发文|印发|哪.{0,3}(单位|部门|机关).{0,4}(发|印发|发布|出台|制定)|谁(发|印发|出台|制定)(布|的)?|发布(单位|机关|部门)|制定(单位|机关)|(什么|哪个)级别|级别|效力|(还|是否|现在|目前).{0,4}有效|失效|废止|"
     r"状态|分类|类别|归在|(哪|什么|那)一?类(政策|文件)|属于.{0,4}类|支持方式|(时间|期限|年限)范围|哪几年|期限|起止|文件(名称|标题|全称)|全称|附件"
 )
+YES_NO = re.compile(r"吗[？?]?$|是否|是不是|有没有|有无")
 ANAPHORA = re.compile(r"^(那|那么|那这|这|那个|这个|该|上述|它|其|此)?(项|条|个)?(工作|措施|举措|任务|事|计划|行动|内容|呢)?")
 # Words that carry the question's form, removed (as whole words) to leave what it is about.
 FORM_WORDS = frozenset(
@@ -141,7 +142,7 @@ def detect(question: str, department_names: dict[str, str], segment: Callable[[s
     # 重庆市税务局发布的办税清单涵盖哪些方面 is about a document's content, not the department's duties.
     about_duties = lead or coop or (measures and len(topic.replace(" ", "")) <= 8)
     # 卫健委参与了人才培养群英计划吗: whether the department is among one measure's units
-    checks_one = bool(re.search(r"吗[？?]?$|是否|是不是|有没有|有无", q)) and len(topic.replace(" ", "")) >= 4 and not measures
+    checks_one = bool(YES_NO.search(q)) and len(topic.replace(" ", "")) >= 4 and not measures
     if department and (lead or coop) and checks_one:
         return Intent(kind=asked_role(q), department=department, topic=topic)
     if department and about_duties and (measures or not (units or names_role)):

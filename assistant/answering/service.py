@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from assistant.answering import messages
-from assistant.answering.composer import Draft, bigram_similarity, measure_name, pick_sentences
+from assistant.answering.composer import Draft, bigram_similarity, char_bigrams, measure_name, pick_sentences
 from assistant.answering.followup import resolve
-from assistant.answering.intent import HOSTILE, TARGET_CONTEXT, Intent, clean_question, detect, to_simplified
+from assistant.answering.intent import HOSTILE, TARGET_CONTEXT, YES_NO, Intent, clean_question, detect, is_elliptical, to_simplified
 from assistant.ingestion.departments import DepartmentRow, department_table
 from assistant.models import Answer, Clause
 from assistant.retrieval.hybrid import Hit, HybridSearcher
@@ -17,7 +17,6 @@ from assistant.settings import Settings, get_settings
 
 MAX_QUESTION_CHARS = 2000
 TARGET_DISCOUNT = 0.85
-YES_NO = re.compile(r"吗[？?]?$|是否|是不是|有没有|有无")
 MONEY = re.compile(r"\d+(\.\d+)?\s*(万元|元|亿元|千元)|补贴标准|资助标准")
 ASKS_MONEY = re.compile(r"多少钱|(学费|费用|收费|价格|工资|薪资|薪酬|年薪|月薪|租金|房租|奖金|押金|保证金)(是|为|要|大概|一般)?多少|多少(押金|保证金|学费|费用|租金|房租)|多少(补贴|奖励|资金|经费|资助)|补贴多少|奖励多少|资助多少|金额|几万(元|块)?(?![人套名家个项件平])|多少万(元|块)?(?![人套名家个项件平])|拿多少|给多少|补多少")
 ASKS_TIME = re.compile(r"什么时候|何时|哪天|哪一天|截止|日期|哪一年|几月|几号|时间节点|开始报名|报名时间")
@@ -494,8 +493,6 @@ def split_compound(question: str, detect) -> list[str]:
     """Two or three questions in one message that ask different kinds of things (依据什么会议精神？
     发文单位是谁？) as separate questions; one question in several parts (有什么行动？谁牵头？) stays
     whole: a later part that leans on the earlier one, or the same kind twice, is not split off."""
-    from assistant.answering.intent import is_elliptical
-
     parts = [p.strip() for p in re.split(r"(?<=[？?])", question) if re.search(r"[\w\u3400-\u9fff]", p)]
     if not 2 <= len(parts) <= 3:
         return [question]
@@ -523,12 +520,9 @@ def match_indicators(topic: str, indicators: list, synonyms: dict[str, list[str]
 
     clean = lambda text: re.sub(r"[“”\"()（）\s]", "", text)
 
-    def grams(text: str) -> set[str]:
-        return {text[i : i + 2] for i in range(len(text) - 1)}
-
     def score(text: str, name: str) -> float:
         core = clean(re.sub(r"^(新增|净增|全市|其中)", "", name))
-        contained = len(grams(core) & grams(clean(text))) / max(1, len(grams(core)))
+        contained = len(char_bigrams(core) & char_bigrams(clean(text))) / max(1, len(char_bigrams(core)))
         return 0.5 * bigram_similarity(text, name) + 0.5 * contained
 
     synonyms = synonyms or {}
@@ -541,11 +535,11 @@ def match_indicators(topic: str, indicators: list, synonyms: dict[str, list[str]
     if len(parts) > 1:
         for part in parts:
             part = re.sub(r"(的)?(目标|指标)?(分别|是|要|达到|多少|有多少|计划|新增)*[？?]?$", "", part)
-            part_grams = grams(clean(expand_query(part, synonyms)))
-            own = grams(clean(part))
-            fits = [i for i in indicators if own and len(own & grams(clean(i.indicator))) == len(own)]
+            part_grams = char_bigrams(clean(expand_query(part, synonyms)))
+            own = char_bigrams(clean(part))
+            fits = [i for i in indicators if own and len(own & char_bigrams(clean(i.indicator))) == len(own)]
             if not fits:
-                fits = [i for i in indicators if part_grams and len(part_grams & grams(clean(i.indicator))) >= 0.8 * len(grams(clean(i.indicator)))]
+                fits = [i for i in indicators if part_grams and len(part_grams & char_bigrams(clean(i.indicator))) >= 0.8 * len(char_bigrams(clean(i.indicator)))]
             if len(fits) == 1 and fits[0] not in chosen:
                 chosen.append(fits[0])
     return chosen[:6]

@@ -152,9 +152,9 @@ def default_out_root() -> Path:
     """The eval_out setting ($ASSISTANT_EVAL_OUT), else eval/out of the project when the server runs
     inside it (Gradio serves files under its working directory), else a folder in the system temp
     directory. Read when a run starts, so a changed setting applies without a restart."""
-    configured = Settings().eval_out
-    if configured is not None and str(configured).strip():
-        return Path(configured)
+    configured = Settings().eval_out  # a blank value is already None
+    if configured is not None:
+        return configured
     out = PROJECT_ROOT / "eval" / "out"
     try:
         out.resolve().relative_to(Path.cwd().resolve())
