@@ -160,7 +160,8 @@ class Assistant:
             draft.lines.append(f"问：{part}\n{text}")
         return Answer(
             question=question, answer="\n\n".join(draft.lines), refused=all(a.refused for a in answers), citations=draft.citations,
-            intent="+".join(a.intent for a in answers),
+            intent="+".join(a.intent for a in answers), resolved_question=" ".join(a.resolved_question or p for p, a in zip(parts, answers)),
+            notice=" ".join(dict.fromkeys(a.notice for a in answers if a.notice)),  # 向量检索不可用 said once, not lost
         )
 
     def _add_related(self, answer: Answer, query: str) -> None:

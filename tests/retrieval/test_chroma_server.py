@@ -46,6 +46,8 @@ def test_index_on_a_chroma_server(chroma_server, plan_index_copy, tmp_path):
     down = Assistant(plan_index_copy).run("人才租赁住房这块谁负责？")  # server gone: lexical only, with a warning
     assert "市委人才办" in down.answer
     assert "向量检索服务暂不可用" in down.notice
+    both = Assistant(plan_index_copy).run("人才公寓的目标是多少套？祖冲之攻关计划由谁牵头？")  # a compound answer keeps it too
+    assert both.intent == "target+lead" and both.notice.count("向量检索服务暂不可用") == 1
 
 
 def test_two_installs_share_a_server_without_dropping_each_others_collections(chroma_server, plan_index, tmp_path):
