@@ -152,10 +152,11 @@ def test_failures_return_the_extractive_answer_with_a_notice(make, server, extra
 
 def test_a_timeout_returns_the_extractive_answer(make, server, extractive):
     base = extractive.run(QUESTION)
-    server.script(Reply("太晚了[1]。", delay=3))
+    server.script(Reply("太晚了[1]。", delay=30))
     started = time.perf_counter()
     a = make(llm_timeout=1).run(QUESTION)
-    assert time.perf_counter() - started < 2.5
+    # behaviour, not speed: the answer comes long before the 30 s reply would (sanity bound, ~10x the timeout)
+    assert time.perf_counter() - started < 15
     assert a.answer == base.answer and a.notice == NOTICE_TIMEOUT
 
 
@@ -195,7 +196,7 @@ def test_a_failed_stream_yields_the_extractive_answer(make, server, extractive):
     [
         (Reply(status=500), NOTICE_UNAVAILABLE),
         (Reply(raw=b'{"choices": [{"message": '), NOTICE_UNAVAILABLE),  # malformed JSON instead of events
-        (Reply("计划提出优化医疗保障[1]。", delay=3), NOTICE_TIMEOUT),
+        (Reply("计划提出优化医疗保障[1]。", delay=30), NOTICE_TIMEOUT),
     ],
     ids=["http-500", "malformed-json", "timeout"],
 )
@@ -204,7 +205,7 @@ def test_streaming_failures_before_any_text_yield_the_extractive_answer(make, se
     server.script(reply)
     started = time.perf_counter()
     stream = make(llm_timeout=1).stream(QUESTION)
-    assert list(stream) == [base.answer] and time.perf_counter() - started < 2.5
+    assert list(stream) == [base.answer] and time.perf_counter() - started < 15  # not waiting for a 30 s reply
     assert server.requests[0]["stream"] is True
     assert stream.answer.notice == notice and stream.answer.answer == base.answer and not stream.replaced
 
