@@ -162,22 +162,24 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             _print_answer(assistant.run(args.question, args.history or []), args.json, llm)
         return 0
-    source = sys.stdin if str(args.batch) == "-" else open(args.batch, encoding="utf-8")
+    return _ask_batch(assistant, args.batch, llm)
+
+
+def _ask_batch(assistant, batch: str, llm: bool) -> int:
+    """One JSON line out per line in (assistant/interfaces/batch.py); repairs are reported on stderr."""
+    from assistant.interfaces.batch import answer_lines, read_lines
+
+    try:
+        source = sys.stdin.buffer if batch == "-" else open(batch, "rb")
+    except OSError as exc:
+        print(f"错误：无法读取问题文件 {batch}（{exc.strerror}）", file=sys.stderr)
+        return 2
+    # a stdout that cannot encode every character gets \uXXXX escapes (still the same JSON)
+    ascii_only = (sys.stdout.encoding or "").lower().replace("-", "").replace("_", "") != "utf8"
+    warn = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     with source:
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-                if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-                    raise ValueError("expected an object with a string 'question'")
-                history = item.get("history") or []
-                if not isinstance(history, list):
-                    raise ValueError("'history' must be a list of strings")
-            except ValueError as exc:
-                print(json.dumps({"question": None, "error": f"line {number}: {exc}"}, ensure_ascii=False), flush=True)
-                continue
-            _print_answer(assistant.run(item["question"], [h for h in history if isinstance(h, str)]), True, llm)
+        for line in answer_lines(read_lines(source), lambda q, h: _public(assistant.run(q, h), llm), warn, ascii_only):
+            print(line, flush=True)
     return 0
 
 

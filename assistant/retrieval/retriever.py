@@ -29,7 +29,7 @@ def domain_words(clauses: list[Clause]) -> list[str]:
             for prefix in ("市委", "市"):
                 if unit.startswith(prefix) and len(unit) - len(prefix) >= 2:
                     words.add(unit[len(prefix) :])
-    words |= quoted_terms(c.text for c in clauses if c.window == 0)
+    words.update(quoted_terms(c.text for c in clauses if c.window == 0))
     return sorted(words)
 
 

@@ -24,9 +24,11 @@ _ADMIN_AREA = re.compile(r"(省|市|县|区|州|盟|旗)$")
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
 
 
-def quoted_terms(texts: Iterable[str]) -> set[str]:
-    """Programme names a policy puts in quotes (“昆聚英才”, “揭榜挂帅”) are words of their own."""
-    return {m.group(1).strip() for t in texts for m in _QUOTED.finditer(t) if not re.search(r"[，。,；;、\s]", m.group(1))}
+def quoted_terms(texts: Iterable[str]) -> list[str]:
+    """Programme names a policy puts in quotes (“昆聚英才”, “揭榜挂帅”) are words of their own; in order
+    of first appearance (a set's order changes from one process to the next, and answers list them)."""
+    found = (m.group(1).strip() for t in texts for m in _QUOTED.finditer(t) if not re.search(r"[，。,；;、\s]", m.group(1)))
+    return list(dict.fromkeys(found))
 
 
 def load_synonyms() -> dict[str, list[str]]:

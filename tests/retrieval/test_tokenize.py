@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.retrieval.tokenize import Tokenizer
+from assistant.retrieval.tokenize import Tokenizer, quoted_terms
 
 
 @pytest.fixture(scope="module")
@@ -29,3 +29,9 @@ def test_places_are_named_administrative_areas(tokenizer, text, places):
 def test_index_tokens_add_bigrams_and_drop_stopwords(tokenizer):
     tokens = tokenizer.index_tokens("平凉市的高企")
     assert "平凉" in tokens and "凉市" in tokens and "的" not in tokens
+
+
+def test_quoted_terms_come_in_order_of_first_appearance():
+    # a set's order changes with each process's hash seed, and answers list these names
+    text = "实施“昆聚英才”计划，推进“揭榜挂帅”，深化“昆聚英才”品牌，“双百”行动"
+    assert quoted_terms([text]) == ["昆聚英才", "揭榜挂帅", "双百"]
