@@ -28,15 +28,15 @@ _BOMS = (
 def decode_text(data: bytes) -> str:
     """Decode bytes of a text file: BOM first, then UTF-8, then GB18030 (a superset of GBK/GB2312)."""
     if not data.strip():
-        raise LoadError("empty file")
+        raise LoadError("空文件（empty file）")
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
                 return _check_text(data.decode(encoding))
             except UnicodeDecodeError as exc:
-                raise LoadError(f"not valid {encoding} despite its byte-order mark: {exc.reason}") from exc
+                raise LoadError(f"文件开头标明 {encoding} 编码，但内容不是有效的 {encoding}（not valid {encoding} despite its byte-order mark: {exc.reason}）") from exc
     if b"\x00" in data[:8192]:
-        raise LoadError("binary data, not a text file (NUL bytes)")
+        raise LoadError("文件是二进制数据，不是文本文件（binary data, not a text file: NUL bytes）")
     for encoding in ("utf-8", "gb18030"):
         try:
             return _check_text(data.decode(encoding))
@@ -46,7 +46,7 @@ def decode_text(data: bytes) -> str:
 
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
-        raise LoadError("binary data or an unknown text encoding")
+        raise LoadError("文件是二进制数据，或文本编码无法识别（binary data or an unknown text encoding）")
     return _check_text(str(best))
 
 
@@ -54,10 +54,10 @@ def _check_text(text: str) -> str:
     """Reject decodes that are really binary: many control characters or private-use garbage."""
     sample = text[:20000]
     if not sample.strip():
-        raise LoadError("empty file (only whitespace)")
+        raise LoadError("空文件，只有空白字符（empty file: only whitespace）")
     bad = sum(1 for ch in sample if (ord(ch) < 32 and ch not in "\t\n\r\f") or 0xE000 <= ord(ch) <= 0xF8FF or ch == "\ufffd")
     if bad > max(8, len(sample) // 100):
-        raise LoadError("binary data, not a text file (control characters)")
+        raise LoadError("文件是二进制数据，不是文本文件（binary data, not a text file: control characters）")
     return text
 
 
@@ -76,7 +76,7 @@ def load_docx(data: bytes) -> str:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises several unrelated types for bad zips/xml
-        raise LoadError(f"not a readable .docx file ({type(exc).__name__})") from exc
+        raise LoadError(f"不是可读取的 .docx 文件（not a readable .docx file: {type(exc).__name__}）") from exc
     lines = [p.text for p in document.paragraphs]
     for table in document.tables:
         for row in table.rows:
@@ -94,10 +94,10 @@ def load_pdf(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
     except Exception as exc:  # pypdf raises many types for corrupt files
-        raise LoadError(f"corrupt or unreadable PDF ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        raise LoadError(f"PDF 文件损坏或无法读取（corrupt or unreadable PDF: {type(exc).__name__}: {str(exc)[:120]}）") from exc
     text = "\n".join(pages)
     if not text.strip():
-        raise LoadError("the PDF has no extractable text (scanned image?)")
+        raise LoadError("PDF 中没有可提取的文字，可能是扫描件（the PDF has no extractable text: scanned image?）")
     return text
 
 
@@ -105,16 +105,16 @@ def load_file(path: Path) -> str:
     """Return the text of a knowledge file, or raise LoadError."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise LoadError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+        raise LoadError(f"不支持的文件类型 {suffix or '（无扩展名）'}，支持 {'、'.join(SUPPORTED_SUFFIXES)}（unsupported file type）")
     try:
         size = path.stat().st_size
         if size == 0:
-            raise LoadError("empty file (0 bytes)")
+            raise LoadError("空文件，0 字节（empty file: 0 bytes）")
         if size > MAX_FILE_BYTES:
-            raise LoadError(f"file too large ({size // (1024 * 1024)} MiB > {MAX_FILE_BYTES // (1024 * 1024)} MiB)")
+            raise LoadError(f"文件过大：{size / 2**20:.1f} MB，上限 {MAX_FILE_BYTES // 2**20} MB（file too large）")
         data = path.read_bytes()
     except OSError as exc:
-        raise LoadError(f"cannot read file: {exc.strerror}") from exc
+        raise LoadError(f"无法读取文件（cannot read file: {exc.strerror}）") from exc
     if suffix in (".txt", ".md"):
         return decode_text(data)
     if suffix in (".html", ".htm"):

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from assistant.ingestion.indicators import extract_indicators
-from assistant.ingestion.loaders import load_file
+from assistant.ingestion.loaders import LoadError, load_file
 from assistant.ingestion.metadata import extract_metadata
 from assistant.ingestion.structure import parse_clauses
 from assistant.ingestion.text import segment_spans
@@ -69,9 +69,13 @@ def file_sha256(data: bytes) -> str:
 
 
 def parse_file(path: Path, *, max_chars: int = 450, window_chars: int = 300) -> ParsedDocument:
-    """Load and parse one knowledge file; raises LoadError with a readable message."""
+    """Load and parse one knowledge file; raises LoadError with a readable message (also when no
+    clause comes out of it)."""
     text = load_file(path)
-    return parse_document(path.stem, text, path=str(path), sha256=file_sha256(path.read_bytes()), max_chars=max_chars, window_chars=window_chars)
+    parsed = parse_document(path.stem, text, path=str(path), sha256=file_sha256(path.read_bytes()), max_chars=max_chars, window_chars=window_chars)
+    if not parsed.clauses:
+        raise LoadError("没有可收录的正文（no text found）")
+    return parsed
 
 
 def merge_windows(parts: list[Clause]) -> Clause:

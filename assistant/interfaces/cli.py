@@ -21,7 +21,7 @@ def _parse_knowledge(knowledge: Path):
         try:
             parsed.append(parse_file(path, max_chars=settings.max_clause_chars, window_chars=settings.window_chars))
         except LoadError as exc:
-            errors.append(f"{path.name}: {exc}")
+            errors.append(f"{path.name}：{exc}")
     return parsed, errors
 
 
@@ -40,7 +40,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             f"embedded: {report.embedded}  seconds: {report.seconds:.1f}"
         )
         for error in report.errors:
-            print(f"  error: {error.path}: {error.message}")
+            print(f"  未能入库：{Path(error.path).name}：{error.message}")
     return 0
 
 
@@ -64,7 +64,7 @@ def cmd_clauses(args: argparse.Namespace) -> int:
             units = f"  [牵头: {'、'.join(c.lead_units)}; 配合: {'、'.join(c.coop_units)}]" if c.lead_units or c.coop_units else ""
             print(f"{c.doc}  {c.clause_id}  {c.title}{units}")
     for error in errors:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"未能读取：{error}", file=sys.stderr)
     return 0
 
 
@@ -83,7 +83,7 @@ def cmd_departments(args: argparse.Namespace) -> int:
                 for ref in refs:
                     print(f"  {label}  {ref.clause_id}  {ref.title.split(' > ')[-1]}")
     for error in errors:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"未能读取：{error}", file=sys.stderr)
     return 0
 
 
@@ -96,7 +96,7 @@ def _assistant(args: argparse.Namespace):
     s = get_settings()
     index = args.index or s.index_dir
     if current_build(index) is None:
-        print(f"no index at {index}: building it from {args.knowledge or s.knowledge_dir} …", file=sys.stderr)
+        print(f"{index} 还没有索引：正在从 {args.knowledge or s.knowledge_dir} 建立 …", file=sys.stderr)
         ingest_configured(s, knowledge_dir=args.knowledge, index_dir=index)
     return get_answerer(index, s)
 
@@ -155,7 +155,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     llm = llm_configured(get_settings())
     if args.batch is None:
         if not args.question:
-            print("error: give a question, or --batch FILE.jsonl", file=sys.stderr)
+            print("错误：请给出问题，或用 --batch FILE.jsonl 指定问题文件", file=sys.stderr)
             return 2
         if llm and not args.json:
             _stream_answer(assistant, args.question, args.history or [])
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except IndexError_ as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"错误：{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

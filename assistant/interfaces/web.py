@@ -31,7 +31,7 @@ from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import WarmUp, ensure_index  # noqa: E402,F401  (ensure_index re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, ingest_configured, knowledge_files  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, ingest_configured, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
@@ -205,7 +205,7 @@ class WebApp:
             else:
                 answer = self.assistant.run(question, list(state["questions"]))
         except IndexError_ as exc:
-            messages[-1]["content"] = R.notice_html(f"知识库索引不可用：{exc}", "error")
+            messages[-1]["content"] = R.notice_html(index_problem(exc), "error")
             yield messages, "", state
             return
         except Exception as exc:  # shown to the user, and logged with its traceback
@@ -412,8 +412,13 @@ class WebApp:
                 self.chart(unit),
             )
         except IndexError_ as exc:
-            message = R.notice_html(f"知识库索引不可用：{exc}", "error")
+            message = R.notice_html(index_problem(exc), "info" if isinstance(exc, NoIndexError) else "error")
             return (message, gr.Dropdown(choices=[]), gr.Dropdown(choices=[]), message, gr.Dropdown(choices=[]), gr.BarPlot(value=None))
+
+
+def index_problem(exc: IndexError_) -> str:
+    """What the page says when no build can serve: an empty knowledge base says so in its own words."""
+    return str(exc) if isinstance(exc, NoIndexError) else f"知识库索引不可用：{exc}"
 
 
 def _number(value: str) -> float | None:
@@ -472,7 +477,7 @@ def _ask_endpoint(app: WebApp) -> Callable[[str, list[str] | str | None], dict]:
         try:
             return app.ask(question, history)
         except (ValueError, IndexError_) as exc:  # a bad request, or no usable index: say which
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(str(exc), print_exception=False) from exc  # expected: no traceback in the log
 
     return ask
 

@@ -7,18 +7,24 @@ import time
 from pathlib import Path
 
 from assistant.models import IngestReport
-from assistant.retrieval.index import current_build, ingest_configured
+from assistant.retrieval.index import NoDocumentsError, current_build, ingest_configured
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def ensure_index(settings: Settings) -> IngestReport | None:
-    """Build the index from the knowledge directory when there is none; None when it already exists."""
+    """Build the index from the knowledge directory when there is none; None when it already exists,
+    or when no file in the folder can be ingested (the app then starts on an empty knowledge base
+    and says so: files can still be uploaded)."""
     if current_build(Path(settings.index_dir)) is not None:
         return None
     print(f"没有索引：正在从 {settings.knowledge_dir} 建立索引到 {settings.index_dir} …", flush=True)
-    report = ingest_configured(settings, progress=True)
+    try:
+        report = ingest_configured(settings, progress=True)
+    except NoDocumentsError as exc:
+        print(f"{exc}\n知识库为空：应用照常启动，可在「知识库」页上传政策文件。", flush=True)
+        return None
     print(f"索引已建立：文件 {report.documents} 个，条款 {report.clauses} 条，用时 {report.seconds:.1f} 秒。", flush=True)
     for error in report.errors:
         print(f"  未能入库：{error.path}: {error.message}", flush=True)

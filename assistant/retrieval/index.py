@@ -49,6 +49,29 @@ class IndexError_(RuntimeError):
     """The index cannot be used as asked (missing, another embedder, locked)."""
 
 
+class NoIndexError(IndexError_):
+    """No build serves yet: the knowledge base is empty (or has never been ingested)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        super().__init__(
+            f"知识库为空：还没有收录任何政策文件（no index at {index_dir}）。"
+            "请在「知识库」页上传政策文件，或把文件放入知识库目录后运行 `assistant ingest`。"
+        )
+
+
+class NoDocumentsError(IndexError_):
+    """Not one knowledge file could be ingested: nothing is built, the serving build (if any) stays."""
+
+    def __init__(self, knowledge_dir: Path, errors: list[FileError], serving: bool) -> None:
+        self.errors = errors
+        kept = "索引未更改，上一版继续使用" if serving else "未建立索引"
+        lines = [f"知识库目录 {knowledge_dir} 中没有可入库的政策文件，{kept}（no valid document）："]
+        if not errors:
+            lines.append(f"  目录中没有支持的文件（{'、'.join(SUPPORTED_SUFFIXES)}）")
+        lines += [f"  {Path(e.path).name}：{e.message}" for e in errors]
+        super().__init__("\n".join(lines))
+
+
 class DocEntry(BaseModel):
     meta: DocumentMeta
     clauses: int
@@ -178,7 +201,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def knowledge_files(knowledge_dir: Path) -> list[Path]:
     if not knowledge_dir.is_dir():
-        raise IndexError_(f"knowledge directory not found: {knowledge_dir}")
+        raise IndexError_(f"找不到知识库目录 {knowledge_dir}（knowledge directory not found）")
     return sorted(
         p for p in knowledge_dir.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")) and p.suffix.lower() in SUPPORTED_SUFFIXES
     )
@@ -231,14 +254,14 @@ class KnowledgeIndex:
     def current_name(index_dir: Path) -> str:
         build = current_build(index_dir)
         if build is None:
-            raise IndexError_(f"no index at {index_dir}: run `assistant ingest` first")
+            raise NoIndexError(index_dir)
         return build.name
 
     @classmethod
     def open(cls, index_dir: Path) -> "KnowledgeIndex":
         build = current_build(index_dir)
         if build is None:
-            raise IndexError_(f"no index at {index_dir}: run `assistant ingest` first")
+            raise NoIndexError(index_dir)
         manifest = Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
         return cls(index_dir, build, manifest, _read_jsonl(build / "clauses.jsonl", Clause), _read_jsonl(build / "indicators.jsonl", Indicator))
 
@@ -304,7 +327,7 @@ def current_build(index_dir: Path) -> Path | None:
     try:
         build = index_dir / json.loads(pointer.read_text(encoding="utf-8"))["build"]
     except (ValueError, KeyError):
-        raise IndexError_(f"the index pointer {pointer} is unreadable; re-run `assistant ingest --rebuild`")
+        raise IndexError_(f"索引指针 {pointer} 无法读取，请运行 `assistant ingest --rebuild`（the index pointer is unreadable）")
     return build if (build / "manifest.json").exists() else None
 
 
@@ -315,7 +338,7 @@ def _ingest_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexError_(f"another ingest is running on {index_dir}") from None
+            raise IndexError_(f"另一个入库任务正在更新 {index_dir}，请稍后再试（another ingest is running）") from None
         yield
 
 
@@ -382,8 +405,8 @@ def ingest(
             old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
             if old.embedder != embedder.name:
                 raise IndexError_(
-                    f"the index at {index_dir} holds vectors of {old.embedder}, not {embedder.name}; "
-                    "refusing to mix embedders (use --rebuild, or another --index directory)"
+                    f"{index_dir} 中的索引由 {old.embedder} 生成，不能与 {embedder.name} 的向量混用；"
+                    f"请加 --rebuild 重建，或换一个 --index 目录（refusing to mix embedders）"
                 )
             known = set(old.docs)
             if old.parse_settings != parse_settings:
@@ -403,7 +426,7 @@ def ingest(
         for path in knowledge_files(knowledge_dir):
             doc = path.stem
             if doc in paths:
-                report.errors.append(FileError(path=str(path), message=f"skipped: another file already has the name {doc!r} ({paths[doc].name})"))
+                report.errors.append(FileError(path=str(path), message=f"已跳过：另一个文件 {paths[doc].name} 的文件名相同（another file already has the name {doc!r}）"))
                 continue
             paths[doc] = path
             previous = old.docs.get(doc) if old else None
@@ -414,8 +437,6 @@ def ingest(
                     report.unchanged.append(doc)
                     continue
                 parsed = parse_file(path, max_chars=max_chars, window_chars=window_chars)
-                if not parsed.clauses:
-                    raise LoadError("no text found")
             except LoadError as exc:
                 report.errors.append(FileError(path=str(path), message=str(exc)))
                 if previous is not None and doc in old_clauses:  # keep the last good version serving
@@ -434,63 +455,67 @@ def ingest(
             report.seconds = round(time.perf_counter() - started, 3)
             return report
 
+        if not docs:  # nothing to serve: building would fail, and the serving build is better than none
+            raise NoDocumentsError(knowledge_dir, report.errors, serving is not None)
+
         build = index_dir / f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        # on a server, each build is its own collection, so the serving one is never touched
-        name = collection_name(index_dir) + (f"-{build.name[6:]}" if chroma_url else "")
-        (build / "chroma").mkdir(parents=True)
-        # A fresh store each build, filled from the embedding cache: only new text is embedded, and a
-        # build never shares files with the one serving.
-        client = chroma_client(build / "chroma", chroma_url)
-        collection = _create_collection(client, name, embedder)
-        sentences = _create_collection(client, name + SENTENCE_SUFFIX, embedder) if sentence_vectors else None
-        to_add = [(c, docs[c.doc].meta.title) for d in docs for c in clauses[d]]
-        texts = [passage_text(c, title) for c, title in to_add]
-        per_sentence = [(c, title, n, text) for c, title in to_add for n, text in enumerate(sentence_passages(c))] if sentence_vectors else []
-        cache = EmbeddingCache(index_dir / "embeddings.sqlite")
-        try:
-            bar = _progress_bar(progress)
-            vectors, report.embedded = cache.embed(
-                embedder.name,
-                texts + [text for *_, text in per_sentence],
-                embedder.embed_passages,
-                batch=batch,
-                on_start=bar.start if bar else None,
-                progress=bar.update if bar else None,
-            )
-            if bar:
-                bar.close()
-        finally:
-            cache.close()
-        _add_in_batches(collection, [c.key for c, _ in to_add], vectors[: len(to_add)], [c.text for c, _ in to_add], [_chroma_metadata(c, t) for c, t in to_add])
-        if sentences is not None:
-            _add_in_batches(
-                sentences,
-                [f"{c.key}@{n}" for c, _, n, _ in per_sentence],
-                vectors[len(to_add) :],
-                [text for *_, text in per_sentence],
-                [_chroma_metadata(c, t) for c, t, _, _ in per_sentence],
-            )
-        report.passages = collection.count()
-        report.sentences = sentences.count() if sentences is not None else 0
-        del collection, sentences, client
+        with _removed_on_failure(index_dir, build):
+            # on a server, each build is its own collection, so the serving one is never touched
+            name = collection_name(index_dir) + (f"-{build.name[6:]}" if chroma_url else "")
+            (build / "chroma").mkdir(parents=True)
+            # A fresh store each build, filled from the embedding cache: only new text is embedded, and a
+            # build never shares files with the one serving.
+            client = chroma_client(build / "chroma", chroma_url)
+            collection = _create_collection(client, name, embedder)
+            sentences = _create_collection(client, name + SENTENCE_SUFFIX, embedder) if sentence_vectors else None
+            to_add = [(c, docs[c.doc].meta.title) for d in docs for c in clauses[d]]
+            texts = [passage_text(c, title) for c, title in to_add]
+            per_sentence = [(c, title, n, text) for c, title in to_add for n, text in enumerate(sentence_passages(c))] if sentence_vectors else []
+            cache = EmbeddingCache(index_dir / "embeddings.sqlite")
+            try:
+                bar = _progress_bar(progress)
+                vectors, report.embedded = cache.embed(
+                    embedder.name,
+                    texts + [text for *_, text in per_sentence],
+                    embedder.embed_passages,
+                    batch=batch,
+                    on_start=bar.start if bar else None,
+                    progress=bar.update if bar else None,
+                )
+                if bar:
+                    bar.close()
+            finally:
+                cache.close()
+            _add_in_batches(collection, [c.key for c, _ in to_add], vectors[: len(to_add)], [c.text for c, _ in to_add], [_chroma_metadata(c, t) for c, t in to_add])
+            if sentences is not None:
+                _add_in_batches(
+                    sentences,
+                    [f"{c.key}@{n}" for c, _, n, _ in per_sentence],
+                    vectors[len(to_add) :],
+                    [text for *_, text in per_sentence],
+                    [_chroma_metadata(c, t) for c, t, _, _ in per_sentence],
+                )
+            report.passages = collection.count()
+            report.sentences = sentences.count() if sentences is not None else 0
+            del collection, sentences, client
 
-        manifest = Manifest(
-            embedder=embedder.name,
-            embedder_spec=embedder_spec,
-            chroma_url=chroma_url,
-            collection=name,
-            sentence_collection=name + SENTENCE_SUFFIX if sentence_vectors else None,
-            knowledge_dir=str(knowledge_dir),
-            parse_settings=parse_settings,
-            docs=docs,
-        )
-        _write_jsonl(build / "clauses.jsonl", [c for d in docs for c in clauses[d]])
-        _write_jsonl(build / "indicators.jsonl", [i for d in docs for i in indicators[d]])
-        from assistant.retrieval.retriever import LEXICAL_DIR, build_lexical
+            manifest = Manifest(
+                embedder=embedder.name,
+                embedder_spec=embedder_spec,
+                chroma_url=chroma_url,
+                collection=name,
+                sentence_collection=name + SENTENCE_SUFFIX if sentence_vectors else None,
+                knowledge_dir=str(knowledge_dir),
+                parse_settings=parse_settings,
+                docs=docs,
+            )
+            _write_jsonl(build / "clauses.jsonl", [c for d in docs for c in clauses[d]])
+            _write_jsonl(build / "indicators.jsonl", [i for d in docs for i in indicators[d]])
+            from assistant.retrieval.retriever import LEXICAL_DIR, build_lexical
 
-        build_lexical([c for d in docs for c in clauses[d]], {d: e.meta.title for d, e in docs.items()}, build / LEXICAL_DIR)
-        _atomic_write(build / "manifest.json", manifest.model_dump_json(indent=1))
-        _atomic_write(index_dir / CURRENT, json.dumps({"build": build.name, "embedder": embedder.name}))
+            build_lexical([c for d in docs for c in clauses[d]], {d: e.meta.title for d, e in docs.items()}, build / LEXICAL_DIR)
+            _atomic_write(build / "manifest.json", manifest.model_dump_json(indent=1))
+            _atomic_write(index_dir / CURRENT, json.dumps({"build": build.name, "embedder": embedder.name}))
         # the previous build stays one round so a process still reading it is not cut off
         _remove_stale_builds(index_dir, keep={build.name} | ({serving.name} if serving else set()))
         if chroma_url:
@@ -498,6 +523,18 @@ def ingest(
         report.build = build.name
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+
+@contextmanager
+def _removed_on_failure(index_dir: Path, build: Path) -> Iterator[None]:
+    """A build that fails before CURRENT points to it is removed (a kill -9 leaves it to the next ingest)."""
+    try:
+        yield
+    except BaseException:
+        pointer = index_dir / CURRENT
+        if not (pointer.exists() and build.name in pointer.read_text(encoding="utf-8", errors="replace")):
+            shutil.rmtree(build, ignore_errors=True)
+        raise
 
 
 def _create_collection(client, name: str, embedder):
@@ -540,7 +577,7 @@ def _sha256(path: Path) -> str:
     try:
         return file_sha256(path.read_bytes())
     except OSError as exc:
-        raise LoadError(f"cannot read file: {exc.strerror}") from exc
+        raise LoadError(f"无法读取文件（cannot read file: {exc.strerror}）") from exc
 
 
 class _Progress:

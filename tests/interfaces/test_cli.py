@@ -20,7 +20,20 @@ def test_ingest_prints_a_summary(plan_index_copy, tmp_path, capsys):
     assert main(["ingest", "--knowledge", str(kb), "--index", str(plan_index_copy), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "documents: 1" in out and "unchanged: 1" in out and "embedded: 0" in out and "seconds:" in out
-    assert "empty.txt: empty file" in out
+    assert "未能入库：empty.txt：空文件" in out
+
+
+def test_ingest_with_no_valid_document_exits_2_and_lists_each_file(plan_index_copy, tmp_path, capsys):
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "empty.txt").write_bytes(b"")
+    (kb / "scan.pdf").write_bytes(b"%PDF-1.7\nnot a pdf")
+    builds = sorted(p.name for p in plan_index_copy.glob("build-*"))
+    assert main(["ingest", "--knowledge", str(kb), "--index", str(plan_index_copy), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "没有可入库的政策文件" in err and "empty.txt：空文件" in err and "scan.pdf：" in err and "PDF" in err
+    assert "Traceback" not in err and "max()" not in err
+    assert sorted(p.name for p in plan_index_copy.glob("build-*")) == builds
 
 
 def test_ingest_refuses_a_missing_knowledge_dir(tmp_path, capsys):

@@ -6,6 +6,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -311,6 +312,59 @@ def test_ensure_index_builds_a_missing_index(plan_index_copy, tmp_path, capsys):
     assert report is not None and report.documents == 1 and current_build(plan_index_copy) is not None
     assert "正在" in capsys.readouterr().out
     assert ensure_index(settings) is None
+
+
+def _bad_folder(tmp_path: Path) -> Path:
+    kb = tmp_path / "bad-kb"
+    kb.mkdir()
+    (kb / "empty.txt").write_bytes(b"")
+    (kb / "scan.pdf").write_bytes(b"%PDF-1.7\nnot a pdf")
+    return kb
+
+
+def test_the_app_starts_on_a_folder_with_no_valid_document(tmp_path):
+    """`python app.py` on a knowledge folder of bad files and no index: it starts (no orphan build), lists
+    each file's error, and an answer request is told that the knowledge base is empty."""
+    from gradio_client import Client
+
+    from tests.conftest import free_port, stop_process
+
+    port, index = free_port(), tmp_path / "index"
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index), ASSISTANT_KNOWLEDGE_DIR=str(_bad_folder(tmp_path)), ASSISTANT_PORT=str(port))
+    log_path = tmp_path / "app.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 180  # a sanity bound: it starts in seconds
+            client = None
+            while client is None:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, log_path.read_text()
+                try:
+                    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                except Exception:  # not listening yet
+                    time.sleep(0.5)
+            with pytest.raises(Exception, match="知识库为空"):
+                client.predict("博士后集聚“双百”行动由谁牵头？", [], api_name="/ask")
+        finally:
+            stop_process(proc)
+    out = log_path.read_text()
+    assert "empty.txt：空文件" in out and "scan.pdf：PDF" in out and "知识库为空" in out and "Traceback" not in out
+    assert not list(index.glob("build-*"))
+
+
+def test_an_empty_knowledge_base_says_so_and_takes_an_upload(tmp_path):
+    settings = Settings(knowledge_dir=_bad_folder(tmp_path), index_dir=tmp_path / "index")
+    web = WebApp(settings, feedback_db=tmp_path / "feedback.sqlite")
+    views = web.views()
+    assert "知识库为空" in views[0] and "kp-error" not in views[0]
+    steps, _ = run_chat(web, "博士后集聚“双百”行动由谁牵头？")
+    assert "知识库为空" in steps[-1][-1]["content"]
+    upload = tmp_path / "youth.txt"
+    upload.write_text(POLICY, encoding="utf-8")
+    result = web.add_file(upload)
+    assert result.ok, result.html
+    assert "youth.txt" in web.views()[0] and "市人社局" in web.ask("青年创业项目场地支持由谁牵头？")["answer"]
 
 
 def test_port_from_flag_or_env(monkeypatch):

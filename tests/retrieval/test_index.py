@@ -15,6 +15,8 @@ from assistant.models import Clause
 from assistant.retrieval.index import (
     IndexError_,
     KnowledgeIndex,
+    NoDocumentsError,
+    NoIndexError,
     current_build,
     ingest,
     sentence_passages,
@@ -113,6 +115,53 @@ def test_bad_files_are_reported_and_the_rest_ingests(plan_index_copy, tmp_path):
     assert {c.doc for c in index.clauses} == {PLAN.stem, "gbk", "utf16"}
     gbk = [c for c in index.clauses if c.doc == "gbk" and c.lead_units]
     assert gbk[0].lead_units == ["市人社局"]
+
+
+def _bad_knowledge(tmp_path: Path) -> Path:
+    kb = tmp_path / "bad-kb"
+    kb.mkdir()
+    (kb / "empty.txt").write_bytes(b"")
+    (kb / "binary.txt").write_bytes(bytes(range(256)) * 20)
+    (kb / "broken.pdf").write_bytes(b"%PDF-1.7\nnot a pdf")
+    return kb
+
+
+def test_no_valid_document_builds_nothing_and_the_previous_build_keeps_serving(plan_index_copy, tmp_path):
+    before = current_build(plan_index_copy)
+    builds = sorted(p.name for p in plan_index_copy.glob("build-*"))
+    with pytest.raises(NoDocumentsError) as caught:
+        ingest(_bad_knowledge(tmp_path), plan_index_copy, progress=False)
+    assert sorted(Path(e.path).name for e in caught.value.errors) == ["binary.txt", "broken.pdf", "empty.txt"]
+    message = str(caught.value)
+    assert "没有可入库的政策文件" in message and "上一版" in message
+    assert all(f"{name}：" in message for name in ("empty.txt", "binary.txt", "broken.pdf")) and "空文件" in message
+    assert sorted(p.name for p in plan_index_copy.glob("build-*")) == builds  # no orphan build
+    assert current_build(plan_index_copy) == before
+    assert {c.doc for c in KnowledgeIndex.open(plan_index_copy).clauses} == {PLAN.stem}
+
+
+def test_an_empty_knowledge_folder_builds_nothing(tmp_path):
+    (tmp_path / "kb").mkdir()
+    with pytest.raises(NoDocumentsError, match="没有支持的文件"):
+        ingest(tmp_path / "kb", tmp_path / "idx", progress=False)
+    assert not list((tmp_path / "idx").glob("build-*")) and current_build(tmp_path / "idx") is None
+    with pytest.raises(NoIndexError, match="知识库为空"):
+        KnowledgeIndex.open(tmp_path / "idx")
+
+
+def test_a_failed_build_leaves_no_orphan_folder(plan_index_copy, tmp_path, monkeypatch):
+    """Any failure after the new build's folder exists removes it (a kill -9 leaves it to the next ingest)."""
+    import assistant.retrieval.retriever as retriever
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(retriever, "build_lexical", broken)
+    before = current_build(plan_index_copy)
+    builds = sorted(p.name for p in plan_index_copy.glob("build-*"))
+    with pytest.raises(OSError):
+        ingest(_knowledge(tmp_path, ("extra.txt", POLICY)), plan_index_copy, progress=False)
+    assert sorted(p.name for p in plan_index_copy.glob("build-*")) == builds and current_build(plan_index_copy) == before
 
 
 def test_a_second_embedder_is_refused(plan_index_copy):
