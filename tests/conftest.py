@@ -26,6 +26,11 @@ SEED = SHARED / "seed" / "kunshan-talent-plan-2022-2025.txt"
 NCP = SHARED / "corpora" / "ncp-policy-qa"
 
 
+# gradio_client's requests time out after 5 s by default: a machine busy with other jobs takes longer to
+# serve 50 clients connecting at once. A sanity bound, not a speed requirement.
+CLIENT_HTTPX = {"timeout": 120}
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not on this machine")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PLAN, ROOT
+from tests.conftest import CLIENT_HTTPX, PLAN, ROOT
 from tests.conftest import free_port, stop_process
 from tests.interfaces.test_web import XSS
 
@@ -236,7 +236,7 @@ def test_cold_start(plan_index_copy, tmp_path, report_measurement):
             assert proc.poll() is None, (tmp_path / "app.log").read_text()
             assert time.perf_counter() - started < 60, "the app did not answer within 60 s"
             try:
-                client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                client = Client(f"http://127.0.0.1:{port}/", verbose=False, httpx_kwargs=CLIENT_HTTPX)
             except Exception:  # not listening yet
                 time.sleep(0.2)
                 continue

@@ -13,7 +13,7 @@ import pytest
 
 from assistant.answering import messages as M
 from assistant.evaluation.questions import load_questions
-from tests.conftest import ROOT
+from tests.conftest import CLIENT_HTTPX, ROOT
 
 pytest.importorskip("gradio")
 pytest.importorskip("gradio_client")
@@ -99,7 +99,7 @@ def test_50_concurrent_users_through_the_queue(served_url, report_measurement):
         client = None
         try:
             try:
-                client = Client(served_url, verbose=False, analytics_enabled=False)
+                client = Client(served_url, verbose=False, analytics_enabled=False, httpx_kwargs=CLIENT_HTTPX)
             except Exception:
                 start.abort()  # nobody waits for a user who could not connect
                 raise

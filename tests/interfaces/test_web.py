@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import PLAN, ROOT
+from tests.conftest import CLIENT_HTTPX, PLAN, ROOT
 
 gr = pytest.importorskip("gradio")
 
@@ -61,7 +61,7 @@ def test_ask_and_chat_through_the_api(served):
     from gradio_client import Client
 
     _, url = served
-    client = Client(url, verbose=False)
+    client = Client(url, verbose=False, httpx_kwargs=CLIENT_HTTPX)
     answer = client.predict("博士后集聚“双百”行动由谁牵头？", [], api_name="/ask")
     assert "市委人才办" in answer["answer"] and not answer["refused"]
     assert any(c["clause_id"] == "四.(二).5" for c in answer["citations"])
@@ -341,7 +341,7 @@ def test_the_app_starts_on_a_folder_with_no_valid_document(tmp_path):
                 assert proc.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, log_path.read_text()
                 try:
-                    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+                    client = Client(f"http://127.0.0.1:{port}/", verbose=False, httpx_kwargs=CLIENT_HTTPX)
                 except Exception:  # not listening yet
                     time.sleep(0.5)
             with pytest.raises(Exception, match="知识库为空"):
