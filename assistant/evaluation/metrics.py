@@ -12,11 +12,12 @@ _MARKER = re.compile(r"\[(\d+)\]")
 
 
 def rank_of_gold(q: EvalQuestion, a: Answer) -> int | None:
-    """1-based rank of the first citation that is gold (a gold clause, or the gold document)."""
+    """1-based rank of the first citation that is gold (a gold clause, or the gold document). A gold
+    clause written `doc::clause_id` must come from that document (knowledge bases of several files)."""
     for i, c in enumerate(a.citations, start=1):
         if q.gold_doc is not None and c.doc == q.gold_doc:
             return i
-        if q.gold_clauses and c.clause_id in q.gold_clauses:
+        if q.gold_clauses and (c.clause_id in q.gold_clauses or f"{c.doc}::{c.clause_id}" in q.gold_clauses):
             return i
     return None
 

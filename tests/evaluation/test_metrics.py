@@ -39,3 +39,15 @@ def test_both_question_formats_load():
     assert all(q.gold_clauses for q in dev if q.answerable)
     spans = load_questions(need(NCP) / "questions.jsonl")
     assert len(spans) == 637 and all(q.gold_doc and q.gold_answer for q in spans)
+
+
+def test_a_gold_clause_may_name_its_document():
+    """In a knowledge base of several files the same clause id exists in each: `doc::clause_id` picks one."""
+    from assistant.evaluation.metrics import rank_of_gold
+
+    other = Citation(n=1, doc="upload", clause_id="四.(二).5", title="t", text=CLAUSE)
+    plan = Citation(n=2, doc="plan", clause_id="四.(二).5", title="t", text=CLAUSE)
+    a = Answer(question="q", answer="x[1]", citations=[other, plan])
+    assert rank_of_gold(EvalQuestion(id="1", question="q", gold_clauses=["plan::四.(二).5"]), a) == 2
+    assert rank_of_gold(EvalQuestion(id="2", question="q", gold_clauses=["四.(二).5"]), a) == 1
+    assert rank_of_gold(EvalQuestion(id="3", question="q", gold_clauses=["plan::一.1"]), a) is None
