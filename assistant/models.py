@@ -109,13 +109,19 @@ class Answer(BaseModel):
     intent: str = "general"
     resolved_question: str = Field("", description="the question after follow-up resolution")
     notice: str = ""
+    clarify: bool = Field(False, description="the answer is a question back: the question points at nothing said before")
+    listed: list[str] = Field(default_factory=list, description="doc::clause_id of the clauses the answer lists (其中 / 第二个 next turn)")
 
     def public(self) -> dict:
-        """The stable JSON schema of `assistant ask --json` (evaluation tools depend on it)."""
-        return {
+        """The stable JSON schema of `assistant ask --json` (evaluation tools depend on it); `clarify`
+        is added, true, only when the answer asks which measure is meant."""
+        out = {
             "question": self.question,
             "answer": self.answer,
             "refused": self.refused,
             "citations": [c.model_dump(include={"n", "doc", "clause_id", "title", "text", "score"}) for c in self.citations],
             "latency_ms": round(self.latency_ms, 1),
         }
+        if self.clarify:
+            out["clarify"] = True
+        return out

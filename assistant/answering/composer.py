@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
+from assistant.answering.lexicon import pattern
 from assistant.ingestion.text import split_sentences
 from assistant.models import Citation, Clause
 
@@ -39,7 +39,7 @@ class Draft:
 def measure_name(clause: Clause) -> str:
     """`5. 推进人才培养群英计划` → 推进人才培养群英计划."""
     label = clause.heading_path[-1] if clause.heading_path else clause.clause_id
-    return re.sub(r"^[（(]?[\d一二三四五六七八九十]+[)）.．、]\s*", "", label)
+    return pattern("list_numbering").sub("", label)
 
 
 def sentences_of(clause: Clause) -> list[str]:
@@ -84,7 +84,7 @@ def pick_sentences(
         sentences = sentences_of(clause)
         label = clause.heading_path[-1] if clause.heading_path else ""
         for position, sentence in enumerate(sentences):
-            if len(re.sub(r"\W", "", sentence)) < 4:
+            if len(pattern("non_word").sub("", sentence)) < 4:
                 continue
             if len(sentences) > 1 and label and sentence.rstrip("。") == label:
                 continue  # a heading alone says nothing the rest of the clause does not
@@ -115,10 +115,31 @@ def idf_from(df: dict[str, int], n_docs: int):
 
 def bigram_similarity(a: str, b: str) -> float:
     """Dice overlap of character bigrams, for matching a question's words to a short name."""
-    clean = lambda s: re.sub(r"[\s“”\"'‘’()（）、，,。？?]", "", s)
+    clean = lambda s: pattern("name_noise").sub("", s)
     a, b = clean(a), clean(b)
     grams = lambda s: char_bigrams(s) or ({s} if s else set())
     x, y = grams(a), grams(b)
     if not x or not y:
         return 0.0
     return 2 * len(x & y) / (len(x) + len(y))
+
+
+def measure_line(clause: Clause) -> str:
+    """`关键技术“突破”行动（四.(四).16）：大力实施祖冲之自主可控产业技术攻关计划…` with the
+    programme names the measure puts in quotes."""
+    from assistant.retrieval.tokenize import quoted_terms
+
+    body = pattern("first_sentence").sub("", clause.text, count=1)
+    body = pattern("responsibility_tail").sub("", body).strip()
+    snippet = body[:46].rstrip("，,、；;") + ("…" if len(body) > 46 else "")
+    names = [t for t in quoted_terms([body]) if t not in snippet and "“" not in t and "‘" not in t][:4]
+    extra = f"（涉及：{'、'.join(names)}）" if names else ""
+    return f"{measure_name(clause)}（{clause.clause_id}）：{snippet}{extra}"
+
+
+def responsibility_text(clause: Clause) -> str:
+    """The bracket that names a measure's units, as written."""
+    from assistant.ingestion.departments import find_responsibility
+
+    _, _, span = find_responsibility(clause.text)
+    return clause.text[span[0] : span[1]] if span else ""

@@ -1,0 +1,107 @@
+"""Answerability: a question is answered only when the evidence says the kind of thing it asks for
+(its focus) about the thing it asks about; otherwise the refusal says which kind of fact is missing."""
+from __future__ import annotations
+
+from assistant.answering import messages
+from assistant.answering.context import Context
+from assistant.answering.lexicon import lexicon, pattern
+from assistant.answering.plan import Plan
+from assistant.ingestion.text import split_sentences
+from assistant.retrieval.hybrid import Hit
+
+# Where and how much must be said of the subject itself (a 平台 or 亿元 elsewhere in the clauses answers
+# nothing); dates and contacts sit apart from it too often to ask that.
+SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "procedure", "materials", "conditions", "person"})
+SUBJECT_SHARE = 0.8  # the question's words within this share of its rarest one name its subject
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in split_sentences(text)]
+
+
+def subject_words(weights: dict[str, float]) -> list[str]:
+    top = max((w for t, w in weights.items() if len(t) >= 2), default=0.0)
+    return [t for t, w in weights.items() if len(t) >= 2 and w >= SUBJECT_SHARE * top]
+
+
+def about_subject(evidence: str, weights: dict[str, float]) -> str:
+    """The evidence sentences naming one of the question's rarest words: where 技师学院 is, is said
+    (or not) where 技师学院 is mentioned, not by a 平台 elsewhere in the clause. Empty when none does."""
+    subjects = subject_words(weights)
+    return " ".join(s for s in sentences(evidence) if any(t in s for t in subjects))
+
+
+def evidenced(focus: str, text: str) -> bool:
+    return lexicon().has(f"evidence.{focus}", text)
+
+
+def missing_fact(plan: Plan, evidence: str, weights: dict[str, float]) -> str | None:
+    """The refusal for the first kind of fact asked for that the evidence lacks."""
+    for focus in plan.focus:
+        region = about_subject(evidence, weights) if focus in SAID_OF_SUBJECT else evidence
+        if not evidenced(focus, region):
+            return messages.NOT_IN_TEXT_FOCUS[focus]
+    return None
+
+
+def coverage(weights: dict[str, float], evidence: str, synonyms: dict[str, list[str]]) -> float:
+    """IDF-weighted share of the question's content words (or their policy synonyms) found in the
+    evidence. Single characters carry too little meaning to count."""
+    content = {t: w for t, w in weights.items() if len(t) >= 2}
+    total = sum(content.values())
+    if total <= 0:
+        return 0.0
+    found = sum(w for t, w in content.items() if t in evidence or any(x in evidence for x in synonyms.get(t, ())))
+    return found / total
+
+
+def attachment_note(ctx: Context, hits: list[Hit]) -> str | None:
+    notes = [ctx.index.docs[h.clause.doc].get("附件") for h in hits[:3]]
+    return next((n for n in notes if n and pattern("attachment_missing").search(n)), None)
+
+
+def years_of(ctx: Context, doc: str) -> set[str]:
+    """Every year a document mentions (a question about 2030 is not answered by a 2025 plan)."""
+    key = (ctx.index.build.name, doc)
+    if key not in _years:
+        text = " ".join(c.text for c in ctx.index.by_doc.get(doc, []))
+        _years[key] = set(pattern("year").findall(text + ctx.index.docs[doc].title))
+    return _years[key]
+
+
+_years: dict[tuple[str, str], set[str]] = {}
+_corpus: dict[str, str] = {}
+
+
+def unknown_place(ctx: Context, query: str) -> str | None:
+    """An area the question names that no document mentions (苏州工业园区, 广州 in a Kunshan plan):
+    its rules are not in the knowledge base, however well the rest of the question matches."""
+    places = ctx.searcher.lexical.tokenizer.places(query)
+    if not places:
+        return None
+    build = ctx.index.build.name
+    if build not in _corpus:
+        _corpus.clear()
+        _corpus[build] = " ".join([m.title for m in ctx.index.docs.values()] + [c.text for c in ctx.index.clauses])
+    text = _corpus[build]
+    bare = lambda p: pattern("area_suffix").sub("", p) if len(p) > 2 else p  # 北京市 is written 北京 too
+    unknown = [p for p in places if p not in text and bare(p) not in text]
+    # a known area named too (北京的专家来昆山…) makes the unknown one where people come from
+    return unknown[0] if unknown and len(unknown) == len(places) else None
+
+
+def out_of_scope(ctx: Context, plan: Plan, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
+    """Why the retrieved clauses do not answer the question, or None when they may."""
+    reason = missing_fact(plan, evidence, weights)
+    if reason:
+        return reason
+    if "附件" in plan.question:
+        note = attachment_note(ctx, hits)
+        if note:
+            return messages.NOT_IN_TEXT + messages.ATTACHMENT_NOTE.format(note=note)
+    asked = set(pattern("year").findall(plan.question))
+    if asked and not asked & set(pattern("year").findall(evidence)) and not any(asked & years_of(ctx, h.clause.doc) for h in hits[:3]):
+        return messages.NOT_IN_TEXT
+    if coverage(weights, evidence, ctx.searcher.lexical.tokenizer.synonyms) < ctx.settings.min_coverage:
+        return messages.NOT_IN_TEXT
+    return None

@@ -1,0 +1,74 @@
+"""Any other question: hybrid retrieval, then the sentences that answer it, each cited. A question
+asking for a kind of fact (an amount, a date, how to apply …) is answered by the clause that says
+that kind of thing about its subject, or refused plainly with the closest clauses."""
+from __future__ import annotations
+
+from assistant.answering import evidence, messages
+from assistant.answering.composer import pick_sentences, sentences_of
+from assistant.answering.plan import Plan
+from assistant.models import Answer
+from assistant.retrieval.hybrid import Hit
+
+QUOTE_WHOLE = 220  # a best clause this short is quoted whole: it is the answer, and its context matters
+EVIDENCE_POOL = 8  # clauses searched for the kind of fact asked for
+WHOLE_KINDS = ("clause", "target", "preamble", "paragraph")
+
+
+def applies(plan: Plan) -> bool:
+    return True
+
+
+def says_focus(plan: Plan, text: str, weights: dict[str, float]) -> bool:
+    """Does a clause say every kind of fact asked for, about the question's subject?"""
+    subjects = evidence.subject_words(weights)
+    for focus in plan.focus:
+        region = text
+        if focus in evidence.SAID_OF_SUBJECT:
+            region = " ".join(s for s in evidence.sentences(text) if any(t in s for t in subjects))
+        if not evidence.evidenced(focus, region):
+            return False
+    return True
+
+
+def by_evidence(plan: Plan, hits: list[Hit], pool: list[Hit], weights: dict[str, float]) -> list[Hit]:
+    """The best clause of the pool that says what is asked leads; the ranked clauses follow it."""
+    said = next((h for h in pool if says_focus(plan, h.clause.text, weights)), None)
+    if said is None:
+        return hits
+    key = (said.clause.doc, said.clause.clause_id)
+    return [said] + [h for h in hits if (h.clause.doc, h.clause.clause_id) != key]
+
+
+def handle(ctx, plan: Plan) -> Answer:
+    keep, name = ctx.in_doc(plan)
+    hits = ctx.ranked(plan.query, wants_target=plan.has("asks.number", "target.context"), keep=keep, keep_name=name)
+    if not hits:
+        return ctx.refuse(plan, messages.NOT_IN_TEXT, [], "general")
+    weights = ctx.weights(plan.topic or plan.query, plan.query)
+    if plan.focus:
+        hits = by_evidence(plan, hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), weights)
+    index = ctx.index
+    # the documents' titles count: they often carry the place and subject the clause leaves implicit
+    evidence_text = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3]) + " " + " ".join(
+        dict.fromkeys(index.docs[h.clause.doc].title for h in hits[:3])
+    )
+    reason = evidence.out_of_scope(ctx, plan, weights, evidence_text, hits)
+    if reason:
+        return ctx.refuse(plan, reason, hits, "general")
+    listing = plan.has("asks.list")
+    chosen = pick_sentences([(h.clause, h.score) for h in hits], weights, limit=5 if listing else 3)
+    if plan.focus:  # the sentences that say what is asked, when there are any
+        said = [c for c in chosen if says_focus(plan, c[2], weights)]
+        if not said:
+            said = [(hits[0].clause, hits[0].score, s, 1.0) for s in sentences_of(hits[0].clause) if says_focus(plan, s, weights)][:1]
+        chosen = said + [c for c in chosen if c not in said][: max(0, 2 - len(said))]
+    top = hits[0].clause
+    if chosen and len(top.text) <= QUOTE_WHOLE and top.kind in WHOLE_KINDS:
+        chosen = [(top, hits[0].score, top.text, 1.0)] + [c for c in chosen if c[0] is not top][:1]
+    draft = ctx.draft()
+    for hit in hits[: ctx.settings.top_k]:  # numbered in rank order, so [1] is always the best clause
+        draft.cite(hit.clause, hit.score)
+    for clause, score, sentence, _ in chosen:
+        n = draft.cite(clause, score, quote=sentence)
+        draft.lines.append(("- " if listing and len(chosen) > 1 else "") + f"{sentence}[{n}]")
+    return Answer(question=plan.raw, answer=draft.text(), citations=draft.citations, intent="general")

@@ -1,0 +1,67 @@
+"""The intents, as data: one entry per kind of question. An entry names its handler module
+(assistant/answering/handlers/<module>.py, which defines `applies(plan)` and `handle(ctx, plan)`), its
+priority (lower is tried first), whether a follow-up carries it (那工信局呢 after a department question
+is a department question), whether LLM mode keeps its extractive answer (exact look-ups), and whether
+it answers about one clause (so that a bare pointer with nothing to point at is asked back).
+Adding an intent is one entry here plus its module."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from assistant.answering.plan import Plan
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    name: str
+    priority: int
+    module: str = ""
+    carries: bool = False
+    exact: bool = False
+    needs_clause: bool = False
+    labels: tuple[str, ...] = field(default=())  # the Answer.intent values its handler writes (default: its name)
+
+    @property
+    def handler(self) -> ModuleType:
+        target = self.module or self.name
+        return importlib.import_module(target if "." in target else f"assistant.answering.handlers.{target}")
+
+    @property
+    def answer_labels(self) -> tuple[str, ...]:
+        return self.labels or (self.name,)
+
+
+REGISTRY: tuple[IntentSpec, ...] = (
+    IntentSpec("hostile", 10, exact=True),
+    IntentSpec("chitchat", 20, exact=True),
+    IntentSpec("clarify", 30, exact=True),
+    IntentSpec("metadata", 40, carries=True, exact=True),
+    IntentSpec("membership", 50, exact=True, needs_clause=True),
+    IntentSpec("department", 60, carries=True, exact=True, labels=("reverse_lead", "reverse_coop", "reverse_any", "department")),
+    IntentSpec("joint_lead", 70, exact=True),
+    IntentSpec("units", 80, carries=True, exact=True, needs_clause=True, labels=("lead", "coop", "units")),
+    IntentSpec("locate", 90, exact=True),
+    IntentSpec("listing", 100, exact=True),
+    IntentSpec("target", 110, carries=True, exact=True),
+    IntentSpec("clause", 120, needs_clause=True),
+    IntentSpec("general", 999),
+)
+
+
+def by_name(name: str, registry: tuple[IntentSpec, ...] = REGISTRY) -> IntentSpec:
+    return next(spec for spec in registry if spec.name == name)
+
+
+def route(plan: Plan, registry: tuple[IntentSpec, ...] = REGISTRY) -> IntentSpec:
+    """The first intent, by priority, whose handler says the plan is its kind of question."""
+    for spec in sorted(registry, key=lambda s: s.priority):
+        if spec.handler.applies(plan):
+            return spec
+    return by_name("general", registry)
+
+
+def exact_labels(registry: tuple[IntentSpec, ...] = REGISTRY) -> frozenset[str]:
+    """Answer.intent values LLM mode leaves extractive."""
+    return frozenset(label for spec in registry if spec.exact for label in spec.answer_labels) | {"empty", "too_long"}
