@@ -20,6 +20,7 @@ class Context:
     searcher: HybridSearcher
     km: KnowledgeModel
     areas: dict[str, str] = field(default_factory=dict)  # an area named in one document's title → that document
+    home_areas: set[str] = field(default_factory=set)  # every area a document's title names
 
     @property
     def index(self):

@@ -11,7 +11,7 @@ from assistant.retrieval.hybrid import Hit
 
 # Where and how much must be said of the subject itself (a 平台 or 亿元 elsewhere in the clauses answers
 # nothing); dates and contacts sit apart from it too often to ask that.
-SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "procedure", "materials", "conditions", "person"})
+SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "address", "procedure", "materials", "conditions", "person"})
 SUBJECT_SHARE = 0.8  # the question's words within this share of its rarest one name its subject
 
 
@@ -20,25 +20,50 @@ def sentences(text: str) -> list[str]:
 
 
 def subject_words(weights: dict[str, float]) -> list[str]:
+    """The rarest words of the subject; a word inside a longer one chosen (补贴 in 创业补贴) is left out."""
     top = max((w for t, w in weights.items() if len(t) >= 2), default=0.0)
-    return [t for t, w in weights.items() if len(t) >= 2 and w >= SUBJECT_SHARE * top]
+    chosen = [t for t, w in weights.items() if len(t) >= 2 and w >= SUBJECT_SHARE * top]
+    return [t for t in chosen if not any(t != o and t in o for o in chosen)]
 
 
-def about_subject(evidence: str, weights: dict[str, float]) -> str:
-    """The evidence sentences naming one of the question's rarest words: where 技师学院 is, is said
-    (or not) where 技师学院 is mentioned, not by a 平台 elsewhere in the clause. Empty when none does."""
+def names(sentence: str, word: str, synonyms: dict[str, list[str]]) -> bool:
+    return word in sentence or any(x in sentence for x in synonyms.get(word, ()))
+
+
+def about_subject(evidence: str, weights: dict[str, float], synonyms: dict[str, list[str]] | None = None) -> str:
+    """The evidence sentences naming one of the subject's rarest words: where 技师学院 is, is said
+    (or not) where 技师学院 is mentioned, not by a 平台 elsewhere in the clause. Empty when none does;
+    all of it when the question names no subject of its own."""
     subjects = subject_words(weights)
-    return " ".join(s for s in sentences(evidence) if any(t in s for t in subjects))
+    if not subjects:
+        return evidence
+    synonyms = synonyms or {}
+    return " ".join(s for s in sentences(evidence) if any(names(s, t, synonyms) for t in subjects))
 
 
 def evidenced(focus: str, text: str) -> bool:
     return lexicon().has(f"evidence.{focus}", text)
 
 
-def missing_fact(plan: Plan, evidence: str, weights: dict[str, float]) -> str | None:
-    """The refusal for the first kind of fact asked for that the evidence lacks."""
+def subject_weights(ctx: Context, plan: Plan) -> dict[str, float]:
+    """IDF weights of what the question is about (Plan.subject: not its form words — 满足 and 条件 say
+    what is asked, not about what — nor the document's name). A word the documents never use is not
+    discounted here: a subject they never name (买车, 专科生) is one they say nothing about."""
+    lexical = ctx.searcher.lexical
+    return {t: lexical.idf(t) for t in dict.fromkeys(ctx.tokens(" ".join(plan.subject)))} if plan.subject else {}
+
+
+def coverage_weights(ctx: Context, plan: Plan, weights: dict[str, float]) -> dict[str, float]:
+    """The words whose coverage decides whether the clauses are about the question: its own words
+    and the units it names, else (a follow-up naming nothing) the words of its borrowed topic."""
+    own = " ".join(plan.own_terms + plan.units)
+    return ctx.weights(own) if own.strip() else weights
+
+
+def missing_fact(plan: Plan, evidence: str, subject: dict[str, float], synonyms: dict[str, list[str]] | None = None) -> str | None:
+    """The refusal for the first kind of fact asked for that the evidence lacks (about the subject)."""
     for focus in plan.focus:
-        region = about_subject(evidence, weights) if focus in SAID_OF_SUBJECT else evidence
+        region = about_subject(evidence, subject, synonyms) if focus in SAID_OF_SUBJECT else evidence
         if not evidenced(focus, region):
             return messages.NOT_IN_TEXT_FOCUS[focus]
     return None
@@ -90,9 +115,27 @@ def unknown_place(ctx: Context, query: str) -> str | None:
     return unknown[0] if unknown and len(unknown) == len(places) else None
 
 
+def foreign_area(ctx: Context, question: str) -> str | None:
+    """An area named as the owner of the policy asked about (南京的人才安居政策, 杭州对高层次人才有
+    什么扶持) that no document is from: the knowledge base holds no policy of its own, even where its
+    text mentions the place. Where a home area is named too (在上海工作的工程师能不能来昆山兼职), the
+    place is where people come from."""
+    places = ctx.searcher.lexical.tokenizer.places(question)
+    bare = lambda p: pattern("area_suffix").sub("", p) if len(p) > 2 else p
+    home = ctx.home_areas
+    if not places or any(p in home or bare(p) in home for p in places):
+        return None
+    for place in places:
+        tail = question[question.find(place) + len(place) :]
+        if pattern("area_owner_tail").search(tail):
+            return place
+    return None
+
+
 def out_of_scope(ctx: Context, plan: Plan, weights: dict[str, float], evidence: str, hits: list[Hit]) -> str | None:
     """Why the retrieved clauses do not answer the question, or None when they may."""
-    reason = missing_fact(plan, evidence, weights)
+    synonyms = ctx.searcher.lexical.tokenizer.synonyms
+    reason = missing_fact(plan, evidence, subject_weights(ctx, plan), synonyms)
     if reason:
         return reason
     if "附件" in plan.question:
@@ -102,6 +145,6 @@ def out_of_scope(ctx: Context, plan: Plan, weights: dict[str, float], evidence: 
     asked = set(pattern("year").findall(plan.question))
     if asked and not asked & set(pattern("year").findall(evidence)) and not any(asked & years_of(ctx, h.clause.doc) for h in hits[:3]):
         return messages.NOT_IN_TEXT
-    if coverage(weights, evidence, ctx.searcher.lexical.tokenizer.synonyms) < ctx.settings.min_coverage:
+    if coverage(coverage_weights(ctx, plan, weights), evidence, synonyms) < ctx.settings.min_coverage:
         return messages.NOT_IN_TEXT
     return None

@@ -20,6 +20,7 @@ NOT_IN_TEXT_FOCUS = {
     "date": "已收录的政策文件没有写明具体的时间或日期。",
     "contact": "已收录的政策文件没有提供联系方式或地址。",
     "place": "已收录的政策文件没有提供联系方式或地址。",
+    "address": "已收录的政策文件没有提供办公地址或具体位置。",
     "procedure": "已收录的政策文件没有写明具体的申请或办理程序。",
     "materials": "已收录的政策文件没有列出需要提交的材料或证件。",
     "conditions": "已收录的政策文件没有规定申请条件、资格要求或认定标准。",
@@ -32,7 +33,7 @@ NOT_IN_TEXT_FOCUS = {
 META_LABELS = {"title": "文件名称", "年份": "发布年份", "期限": "实施期限", "施行": "施行日期", "有效期": "有效期至", "解释": "解释单位"}
 # Which stored field answers a metadata cue (meta.<cue> in lexicon/cues.tsv), in order of preference.
 META_SOURCES = {
-    "title": ("title",), "年份": ("年份", "成文日期"), "施行": ("施行日期",), "有效期": ("有效期至",), "解释": ("解释单位",),
+    "title": ("title",), "年份": ("成文日期", "年份"), "施行": ("施行日期",), "有效期": ("有效期至",), "解释": ("解释单位",),
     "期限": ("期限", "title"),
 }
 META_DEFAULT = ("title", "文号", "发文单位", "状态")

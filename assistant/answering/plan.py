@@ -21,6 +21,7 @@ class Plan(BaseModel):
     own: str = Field("", description="what the topic names besides the question's form: empty for 那配合单位呢")
     own_terms: list[str] = Field(default_factory=list, description="the words of `own`")
     beyond_titles: str = Field("", description="`own` without the words of the documents' titles: what it names besides a document")
+    subject: list[str] = Field(default_factory=list, description="what it asks about: its own words beyond the titles, and the units it names")
     cues: set[str] = Field(default_factory=set, description="names of the cue rules the wording matches")
     intent: str = "general"
     role: str | None = Field(None, description="lead, coop or units (both)")
@@ -77,7 +78,8 @@ def own_words(question: str, topic: str, cues: set[str]) -> list[str]:
 def asked_role(question: str, cues: set[str]) -> str | None:
     """lead, coop or both ("units"); with both words the one nearest the end is asked about
     (除了财政局牵头，还有哪些单位配合？ asks for co-operators)."""
-    if "role.both" in cues:
+    named = cues & {"role.lead", "role.coop", "role.named"}
+    if "role.both" in cues and named:
         return "units"
     if "role.named.lead" in cues and "role.coop" not in cues:
         return "lead"
@@ -112,6 +114,7 @@ def read_question(raw: str, question: str, km: KnowledgeModel, segment: Callable
     plan.own = "".join(plan.own_terms)
     titles = " ".join(d.title for d in km.docs.values())
     plan.beyond_titles = "".join(w for w in plan.own_terms if w not in titles)
+    plan.subject = [w for w in plan.own_terms if w not in titles] + mentions
     plan.elliptical = is_elliptical(plan)
     plan.refers_back = plan.elliptical or plan.has("ref.anaphora", "ref.partitive", "ref.next", "ref.prev", "ordinal.bare")
     return plan
@@ -119,6 +122,6 @@ def read_question(raw: str, question: str, km: KnowledgeModel, segment: Callable
 
 def is_elliptical(plan: Plan) -> bool:
     """A follow-up that only makes sense with the previous turn (那配合单位有哪些？/ 独角兽培育企业呢？)."""
-    if len(plan.own) < 2 and not plan.units and not plan.section:
+    if len(plan.own) < 2 and not plan.section:  # units are what it checks, not what it is about
         return True
     return plan.has("ref.ellipsis") and len(plan.question) <= 16

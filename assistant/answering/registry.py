@@ -21,6 +21,7 @@ class IntentSpec:
     carries: bool = False
     exact: bool = False
     needs_clause: bool = False
+    asks_back: bool = False  # not routed to by its own detector: it replaces a needs_clause intent whose pointer points at nothing
     labels: tuple[str, ...] = field(default=())  # the Answer.intent values its handler writes (default: its name)
 
     @property
@@ -36,7 +37,7 @@ class IntentSpec:
 REGISTRY: tuple[IntentSpec, ...] = (
     IntentSpec("hostile", 10, exact=True),
     IntentSpec("chitchat", 20, exact=True),
-    IntentSpec("clarify", 30, exact=True),
+    IntentSpec("clarify", 30, exact=True, asks_back=True),
     IntentSpec("metadata", 40, carries=True, exact=True),
     IntentSpec("membership", 50, exact=True, needs_clause=True),
     IntentSpec("department", 60, carries=True, exact=True, labels=("reverse_lead", "reverse_coop", "reverse_any", "department")),
@@ -44,9 +45,9 @@ REGISTRY: tuple[IntentSpec, ...] = (
     IntentSpec("units", 80, carries=True, exact=True, needs_clause=True, labels=("lead", "coop", "units")),
     IntentSpec("locate", 90, exact=True),
     IntentSpec("listing", 100, exact=True),
-    IntentSpec("target", 110, carries=True, exact=True),
+    IntentSpec("target", 110, carries=True, exact=True, needs_clause=True),
     IntentSpec("clause", 120, needs_clause=True),
-    IntentSpec("general", 999),
+    IntentSpec("general", 999, needs_clause=True),
 )
 
 
@@ -55,11 +56,13 @@ def by_name(name: str, registry: tuple[IntentSpec, ...] = REGISTRY) -> IntentSpe
 
 
 def route(plan: Plan, registry: tuple[IntentSpec, ...] = REGISTRY) -> IntentSpec:
-    """The first intent, by priority, whose handler says the plan is its kind of question."""
-    for spec in sorted(registry, key=lambda s: s.priority):
-        if spec.handler.applies(plan):
-            return spec
-    return by_name("general", registry)
+    """The first intent, by priority, whose handler says the plan is its kind of question; a question
+    about one clause that points at nothing is asked back instead."""
+    ordered = sorted(registry, key=lambda s: s.priority)
+    chosen = next((spec for spec in ordered if not spec.asks_back and spec.handler.applies(plan)), None) or by_name("general", registry)
+    if chosen.needs_clause:
+        return next((spec for spec in ordered if spec.asks_back and spec.handler.applies(plan)), chosen)
+    return chosen
 
 
 def exact_labels(registry: tuple[IntentSpec, ...] = REGISTRY) -> frozenset[str]:

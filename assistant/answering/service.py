@@ -35,7 +35,7 @@ class Assistant:
         self.settings = settings or get_settings()
         self.index_dir = Path(index_dir or self.settings.index_dir)
         self._states: OrderedDict[tuple, state.DialogueState] = OrderedDict()
-        self._areas: dict[str, dict[str, str]] = {}
+        self._areas: dict[str, tuple[dict[str, str], set[str]]] = {}
         self._rows: tuple[str, dict[str, DepartmentRow]] | None = None
         self._lock = threading.Lock()
 
@@ -54,17 +54,20 @@ class Assistant:
     def context(self) -> Context:
         searcher = self.searcher  # resolved once per question: an upload may swap the build meanwhile
         km = knowledge_model(searcher.index)
-        return Context(settings=self.settings, searcher=searcher, km=km, areas=self._areas_of(searcher, km.build))
+        areas, home = self._areas_of(searcher, km.build)
+        return Context(settings=self.settings, searcher=searcher, km=km, areas=areas, home_areas=home)
 
-    def _areas_of(self, searcher: HybridSearcher, build: str) -> dict[str, str]:
-        """Areas that one document's title names (澄川, 昆山) → that document, to scope a question."""
+    def _areas_of(self, searcher: HybridSearcher, build: str) -> tuple[dict[str, str], set[str]]:
+        """The areas the documents' titles and issuers name (澄川, 昆山): those of one document only
+        → that document (to scope a question), and all of them (where the knowledge base's policies are from)."""
         if build not in self._areas:
             owners: dict[str, set[str]] = {}
             for doc, meta in searcher.index.docs.items():
-                for place in searcher.lexical.tokenizer.places(meta.title):
+                for place in searcher.lexical.tokenizer.places(f"{meta.title} {meta.get('发文单位')}"):
                     for name in {place, pattern("area_suffix").sub("", place) if len(place) > 2 else place}:
                         owners.setdefault(name, set()).add(doc)
-            self._areas = {build: {a: next(iter(d)) for a, d in owners.items() if len(d) == 1 and len(a) >= 2}}
+            unique = {a: next(iter(d)) for a, d in owners.items() if len(d) == 1 and len(a) >= 2}
+            self._areas = {build: (unique, set(owners))}
         return self._areas[build]
 
     # -- entry point ----------------------------------------------------------------------------
@@ -101,7 +104,9 @@ class Assistant:
         spec = route(plan)
         plan, spec = state.carry(plan, spec, before)
         plan = plan.model_copy(update={"intent": spec.name})
-        place = evidence.unknown_place(ctx, plan.query) if spec.name not in ("hostile", "chitchat", "clarify") else None
+        place = None
+        if spec.name not in ("hostile", "chitchat", "clarify"):
+            place = evidence.unknown_place(ctx, plan.query) or evidence.foreign_area(ctx, plan.question)
         if place:
             answer = ctx.refuse(plan, messages.NOT_IN_TEXT_PLACE.format(place=place), ctx.searcher.search(plan.query, k=3), spec.name)
         else:

@@ -59,10 +59,12 @@ def carry(plan: Plan, spec: IntentSpec, state: DialogueState) -> tuple[Plan, Int
     p = plan.model_copy(deep=True)
     if spec.name == previous.intent and before.carries and len(p.own) < SHORT_REFINEMENT and p.refers_back:
         p.topic = f"{previous.topic} {p.own}".strip()
+        p.subject = previous.subject + p.subject
         p.units = p.units or previous.units
         return p, spec
     if not p.refers_back:
         return plan, spec
+    p.focus = p.focus or previous.focus  # 那硕士呢？ after 博士租房补贴每月多少？ asks for an amount too
     if spec.name in ("general", "chitchat") and before.carries and not p.clause:
         # the same kind of question about a new subject or unit
         p.intent, p.role, p.focus = previous.intent, p.role or previous.role, p.focus or previous.focus
@@ -72,10 +74,11 @@ def carry(plan: Plan, spec: IntentSpec, state: DialogueState) -> tuple[Plan, Int
             p.query, p.topic = plan.question, p.own or previous.topic
             p.clause = None
         else:
-            p.topic, p.clause = previous.topic, state.clause
+            p.topic, p.clause, p.subject = previous.topic, state.clause, previous.subject
         return p, before
     if len(p.own) < 2:
         p.topic = previous.topic  # a new kind of question about the previous subject
+        p.subject = p.subject or previous.subject
         p.units = p.units or (previous.units if spec.name in ("department", "membership") else [])
     return p, spec
 

@@ -26,9 +26,9 @@ def handle(ctx, plan: Plan) -> Answer:
     if clause is None:
         return ctx.delegate("general", plan)
     weights = ctx.weights(" ".join(plan.own_terms)) if plan.own_terms else {}
-    reason = evidence.missing_fact(plan, clause.text, weights) if plan.focus else None
-    if reason:
-        return ctx.refuse(plan, reason, [], "clause")
+    if plan.focus and evidence.missing_fact(plan, clause.text, evidence.subject_weights(ctx, plan)):
+        # 怎么申请？ after a question on an amount: the procedure is said elsewhere, if anywhere
+        return ctx.delegate("general", plan.model_copy(update={"clause": None, "items": []}))
     draft = ctx.draft()
     chosen = pick_sentences([(clause, 1.0)], weights, limit=3) if weights else []
     head = f"“{measure_name(clause)}”（{clause.clause_id}）"

@@ -15,6 +15,8 @@ LABELS = {"lead": "reverse_lead", "coop": "reverse_coop", "any": "reverse_any"}
 
 
 def applies(plan: Plan) -> bool:
+    if plan.focus:  # 市委人才办的负责人叫什么名字 asks for a fact, not for its duties
+        return False
     if not plan.units:
         return plan.has("asks.most") and plan.has("asks.unit")
     if plan.clause and plan.has("asks.unit", "role.named") or plan.has("asks.yes_no") and not plan.has("asks.measures", "asks.count"):

@@ -4,6 +4,7 @@ that kind of thing about its subject, or refused plainly with the closest clause
 from __future__ import annotations
 
 from assistant.answering import evidence, messages
+from assistant.answering.lexicon import lexicon
 from assistant.answering.composer import pick_sentences, sentences_of
 from assistant.answering.plan import Plan
 from assistant.models import Answer
@@ -18,23 +19,26 @@ def applies(plan: Plan) -> bool:
     return True
 
 
-def says_focus(plan: Plan, text: str, weights: dict[str, float]) -> bool:
-    """Does a clause say every kind of fact asked for, about the question's subject?"""
-    subjects = evidence.subject_words(weights)
+def says_focus(plan: Plan, text: str, subject: dict[str, float], synonyms: dict[str, list[str]] | None = None) -> int:
+    """How much a text says of every kind of fact asked for, about the question's subject (0: not all)."""
+    said = 0
     for focus in plan.focus:
-        region = text
-        if focus in evidence.SAID_OF_SUBJECT:
-            region = " ".join(s for s in evidence.sentences(text) if any(t in s for t in subjects))
-        if not evidence.evidenced(focus, region):
-            return False
-    return True
+        region = evidence.about_subject(text, subject, synonyms) if focus in evidence.SAID_OF_SUBJECT else text
+        found = len(lexicon()[f"evidence.{focus}"].findall(region))
+        if not found:
+            return 0
+        said += found
+    return said
 
 
-def by_evidence(plan: Plan, hits: list[Hit], pool: list[Hit], weights: dict[str, float]) -> list[Hit]:
-    """The best clause of the pool that says what is asked leads; the ranked clauses follow it."""
-    said = next((h for h in pool if says_focus(plan, h.clause.text, weights)), None)
-    if said is None:
+def by_evidence(hits: list[Hit], pool: list[Hit], said_of) -> list[Hit]:
+    """The clause of the pool that says most of what is asked leads (the better ranked on a tie);
+    the ranked clauses follow it."""
+    scored = [(said_of(h.clause.text), -i, h) for i, h in enumerate(pool)]
+    best = max(scored, default=None, key=lambda x: x[:2])
+    if best is None or best[0] == 0:
         return hits
+    said = best[2]
     key = (said.clause.doc, said.clause.clause_id)
     return [said] + [h for h in hits if (h.clause.doc, h.clause.clause_id) != key]
 
@@ -45,8 +49,10 @@ def handle(ctx, plan: Plan) -> Answer:
     if not hits:
         return ctx.refuse(plan, messages.NOT_IN_TEXT, [], "general")
     weights = ctx.weights(plan.topic or plan.query, plan.query)
+    subject, synonyms = evidence.subject_weights(ctx, plan), ctx.searcher.lexical.tokenizer.synonyms
+    said_of = lambda text: says_focus(plan, text, subject, synonyms)
     if plan.focus:
-        hits = by_evidence(plan, hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), weights)
+        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), said_of)
     index = ctx.index
     # the documents' titles count: they often carry the place and subject the clause leaves implicit
     evidence_text = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3]) + " " + " ".join(
@@ -58,9 +64,9 @@ def handle(ctx, plan: Plan) -> Answer:
     listing = plan.has("asks.list")
     chosen = pick_sentences([(h.clause, h.score) for h in hits], weights, limit=5 if listing else 3)
     if plan.focus:  # the sentences that say what is asked, when there are any
-        said = [c for c in chosen if says_focus(plan, c[2], weights)]
+        said = [c for c in chosen if said_of(c[2])]
         if not said:
-            said = [(hits[0].clause, hits[0].score, s, 1.0) for s in sentences_of(hits[0].clause) if says_focus(plan, s, weights)][:1]
+            said = [(hits[0].clause, hits[0].score, s, 1.0) for s in sentences_of(hits[0].clause) if said_of(s)][:1]
         chosen = said + [c for c in chosen if c not in said][: max(0, 2 - len(said))]
     top = hits[0].clause
     if chosen and len(top.text) <= QUOTE_WHOLE and top.kind in WHOLE_KINDS:

@@ -41,9 +41,8 @@ def handle(ctx, plan: Plan) -> Answer:
     facts = ctx.km.docs[doc]
     draft = ctx.draft()
     head = ctx.index.clause(doc, "文件信息")
-    n_head = draft.cite(head, 1.0) if head else None
     if "附件" in plan.meta_fields:
-        return _attachment(ctx, plan, doc, facts, draft, n_head)
+        return _attachment(ctx, plan, doc, facts, draft, head)
     lines = []
     for field in plan.meta_fields or list(messages.META_DEFAULT):
         found = _value(facts, field)
@@ -51,9 +50,9 @@ def handle(ctx, plan: Plan) -> Answer:
             continue
         name, value = found
         source = _source_clause(ctx, doc, facts, name, value)
-        n = draft.cite(source, 1.0, quote=value) if source is not None else n_head
-        if n is None:
+        if source is None:
             continue
+        n = draft.cite(source, 1.0, quote=value)
         label = messages.META_LABELS.get(field if field in messages.META_LABELS else name, name)
         lines.append(f"{label}：{value}[{n}]")
     if not lines:
@@ -74,11 +73,12 @@ def _source_clause(ctx, doc: str, facts, name: str, value: str):
     return next((ctx.km.clause(k) for k in reversed(ctx.km.order.get(doc, [])) if value in ctx.km.clause(k).text), head)
 
 
-def _attachment(ctx, plan: Plan, doc: str, facts, draft, n_head) -> Answer:
+def _attachment(ctx, plan: Plan, doc: str, facts, draft, head) -> Answer:
     """What the attachment is called; its contents only if the knowledge base holds them."""
     clause = next((ctx.km.clause(k) for k in ctx.km.order.get(doc, []) if ctx.km.nodes[k].kind == "attachment"), None)
     note = facts.fields.get("附件", "")
     missing = bool(pattern("attachment_missing").search(note))
+    n_head = draft.cite(head, 1.0) if head is not None else None
     n = draft.cite(clause, 1.0, quote=clause.text) if clause is not None else n_head
     if n is None:
         return ctx.refuse(plan, messages.NOT_IN_TEXT, [], "metadata")
