@@ -11,7 +11,10 @@ from assistant.retrieval.hybrid import Hit
 
 # Where and how much must be said of the subject itself (a 平台 or 亿元 elsewhere in the clauses answers
 # nothing); dates and contacts sit apart from it too often to ask that.
-SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "address", "procedure", "materials", "conditions", "person"})
+SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "address", "conditions", "person"})
+# How to apply and what to submit are often said once for all the measures of a document (申请材料):
+# the subject need only be named somewhere in the evidence.
+SAID_OF_DOCUMENT = frozenset({"procedure", "materials"})
 SUBJECT_SHARE = 0.8  # the question's words within this share of its rarest one name its subject
 
 
@@ -49,8 +52,14 @@ def subject_weights(ctx: Context, plan: Plan) -> dict[str, float]:
     """IDF weights of what the question is about (Plan.subject: not its form words — 满足 and 条件 say
     what is asked, not about what — nor the document's name). A word the documents never use is not
     discounted here: a subject they never name (买车, 专科生) is one they say nothing about."""
+    if not plan.subject:
+        return {}
     lexical = ctx.searcher.lexical
-    return {t: lexical.idf(t) for t in dict.fromkeys(ctx.tokens(" ".join(plan.subject)))} if plan.subject else {}
+    text = " ".join(plan.subject)
+    # known words as the index sees them; unknown ones only when they are real content words (买车),
+    # not fragments of segmentation (来澄川, 最多能)
+    words = [t for t in ctx.tokens(text) if lexical.known(t)] + [w for w in ctx.searcher.lexical.tokenizer.content_words(text) if not lexical.known(w)]
+    return {t: lexical.idf(t) for t in dict.fromkeys(words)}
 
 
 def coverage_weights(ctx: Context, plan: Plan, weights: dict[str, float]) -> dict[str, float]:
@@ -60,11 +69,22 @@ def coverage_weights(ctx: Context, plan: Plan, weights: dict[str, float]) -> dic
     return ctx.weights(own) if own.strip() else weights
 
 
+def region(focus: str, evidence: str, subject: dict[str, float], synonyms: dict[str, list[str]] | None = None, strict: bool = False) -> str:
+    """Where a kind of fact must be said: the sentences naming the subject; or, for how to apply and
+    what to submit, anywhere in evidence that names it; dates and contacts anywhere (strict: always
+    the subject's sentences, for ranking one clause against another)."""
+    if focus in SAID_OF_SUBJECT or strict:
+        return about_subject(evidence, subject, synonyms)
+    if focus in SAID_OF_DOCUMENT:
+        return evidence if about_subject(evidence, subject, synonyms) else ""
+    return evidence
+
+
 def missing_fact(plan: Plan, evidence: str, subject: dict[str, float], synonyms: dict[str, list[str]] | None = None) -> str | None:
     """The refusal for the first kind of fact asked for that the evidence lacks (about the subject)."""
     for focus in plan.focus:
-        region = about_subject(evidence, subject, synonyms) if focus in SAID_OF_SUBJECT else evidence
-        if not evidenced(focus, region):
+        where = region(focus, evidence, subject, synonyms)
+        if not evidenced(focus, where):
             return messages.NOT_IN_TEXT_FOCUS[focus]
     return None
 

@@ -97,6 +97,8 @@ class KnowledgeModel:
         self.unit_names = self._unit_names(registry.canonical)
         self.aliases = {d.name: d.aliases for d in registry.departments.values()}
         self.docs = {doc: self._facts(doc, meta.title, dict(meta.fields)) for doc, meta in index.docs.items()}
+        self._texts: dict[str, str] = {}
+        self._all: str | None = None
         self._label_grams: dict[str, set[str]] = {}
         for node in self.nodes.values():
             for gram in trigrams(cjk_only(node.name)):
@@ -137,6 +139,32 @@ class KnowledgeModel:
 
     def unit_mentions(self, text: str) -> list[str]:
         return [n for n in self.unit_names if n in text]
+
+    def doc_text(self, doc: str) -> str:
+        if doc not in self._texts:
+            self._texts[doc] = " ".join(self.clause(k).text for k in self.order.get(doc, []))
+        return self._texts[doc]
+
+    def phrases(self, text: str, minimum: int = 3) -> list[str]:
+        """The longest runs of a text that some clause contains, left to right (企业创新积分制 in
+        “企业创新积分制是哪项举措提出的”)."""
+        corpus = self._corpus()
+        found, i = [], 0
+        while i <= len(text) - minimum:
+            j = i + minimum
+            if text[i:j] not in corpus:
+                i += 1
+                continue
+            while j < len(text) and text[i : j + 1] in corpus:
+                j += 1
+            found.append(text[i:j])
+            i = j
+        return found
+
+    def _corpus(self) -> str:
+        if self._all is None:
+            self._all = "\n".join(self.doc_text(d) for d in self.order)
+        return self._all
 
     # -- the tree -------------------------------------------------------------------------------
     def clause(self, key: str) -> Clause | None:

@@ -67,12 +67,18 @@ def topic_of(question: str, names: list[str], segment: Callable[[str], list[str]
     return " ".join(w for w in segment(text) if w.strip() and w not in form and not pattern("punctuation_only").search(w))
 
 
-def own_words(question: str, topic: str, cues: set[str]) -> list[str]:
-    """The topic's words outside every cue the question matches and without years: 那到2025年呢、
-    怎么申请？、要交哪些材料 name nothing of their own."""
-    spans = [m.span() for name in cues for m in lexicon()[name].finditer(question) if m.end() > m.start()]
-    covered = "".join(ch for i, ch in enumerate(question) if any(a <= i < b for a, b in spans))
-    return [w for w in topic.split() if w not in covered and not pattern("year").fullmatch(w + "年") and not w.isdigit()]
+def own_words(question: str, names: list[str], cues: set[str], segment: Callable[[str], list[str]]) -> list[str]:
+    """The words of the question outside every cue it matches, its unit names and years: 那到2025年呢、
+    怎么申请？、要交哪些材料 name nothing of their own; 申请购房补贴还需要额外交什么 names 购房补贴."""
+    masked = list(question)
+    for name in cues:
+        for m in lexicon()[name].finditer(question):
+            masked[m.start() : m.end()] = " " * (m.end() - m.start())
+    text = "".join(masked)
+    for name in sorted(names, key=len, reverse=True):
+        text = text.replace(name, " ")
+    topic = topic_of(text, [], segment)
+    return [w for w in topic.split() if len(w) >= 2 and not pattern("year").fullmatch(w + "年") and not w.isdigit()]
 
 
 def asked_role(question: str, cues: set[str]) -> str | None:
@@ -110,7 +116,7 @@ def read_question(raw: str, question: str, km: KnowledgeModel, segment: Callable
         ordinal=chinese_number(ordinal.group(1)) if ordinal else None, step=1 if "ref.next" in cues else -1 if "ref.prev" in cues else 0,
         count_asked=chinese_number(counted.group(1)) if counted else None,
     )
-    plan.own_terms = own_words(question, topic, cues)
+    plan.own_terms = own_words(question, mentions, cues, segment)
     plan.own = "".join(plan.own_terms)
     titles = " ".join(d.title for d in km.docs.values())
     plan.beyond_titles = "".join(w for w in plan.own_terms if w not in titles)

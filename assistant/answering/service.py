@@ -96,7 +96,8 @@ class Assistant:
         return answer
 
     def _read(self, ctx: Context, raw: str, question: str) -> Plan:
-        return read_question(raw, question, ctx.km, ctx.searcher.lexical.tokenizer.jieba.lcut, ctx.areas)
+        tokenizer = ctx.searcher.lexical.tokenizer
+        return read_question(raw, question, ctx.km, lambda text: [w for w, _ in tokenizer.tagged(text)], ctx.areas)
 
     def _turn(self, ctx: Context, raw: str, question: str, before: state.DialogueState) -> tuple[Answer, Plan]:
         """One question in the state the earlier turns left: its plan, routed and answered."""

@@ -21,6 +21,7 @@ STOPWORDS = frozenset(
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
 _ADMIN_AREA = re.compile(r"(省|市|县|区|州|盟|旗)$")
+CONTENT_TAGS = frozenset("nvgjl")  # jieba's noun, verb, morpheme, abbreviation and idiom tags (n* covers ns, nr, nz …)
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
 
 
@@ -88,17 +89,26 @@ class Tokenizer:
         """Names of administrative areas in the text (苏州工业园区, 铁岭市, 广州): jieba's place words
         that end like one or are a city or province without its 市/省. jieba also tags common words
         as places (新建, 安家, 上市), hence the test."""
+        known = self.jieba.FREQ
+        return [
+            w for w, flag in self.tagged(text)
+            if flag == "ns" and (len(w) >= 3 and _ADMIN_AREA.search(w) or any(known.get(w + s) for s in ("市", "省", "自治区")))
+        ]
+
+    def content_words(self, text: str) -> list[str]:
+        """Nouns, verbs and names of at least two characters (买车, 专科生, 落户): the words of a text
+        that can be what it is about, whatever the knowledge base's own vocabulary."""
+        return [w for w, flag in self.tagged(text) if len(w) >= 2 and flag[:1] in CONTENT_TAGS]
+
+    def tagged(self, text: str) -> list[tuple[str, str]]:
+        """(word, part of speech) with the domain words."""
         import jieba.posseg
 
         segmenter = self.jieba  # outside the lock: it takes the lock itself
         with self._lock:
             if self._pos is None:
                 self._pos = jieba.posseg.POSTokenizer(segmenter)
-        known = segmenter.FREQ
-        return [
-            w for w, flag in self._pos.cut(text)
-            if flag == "ns" and (len(w) >= 3 and _ADMIN_AREA.search(w) or any(known.get(w + s) for s in ("市", "省", "自治区")))
-        ]
+        return [(w, flag) for w, flag in self._pos.cut(text)]
 
     def index_tokens(self, text: str) -> list[str]:
         """What the BM25 index sees: jieba's words plus the character bigrams of each run of text.

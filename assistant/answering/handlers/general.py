@@ -19,12 +19,17 @@ def applies(plan: Plan) -> bool:
     return True
 
 
-def says_focus(plan: Plan, text: str, subject: dict[str, float], synonyms: dict[str, list[str]] | None = None) -> int:
-    """How much a text says of every kind of fact asked for, about the question's subject (0: not all)."""
+def says_focus(plan: Plan, text: str, subject: dict[str, float], synonyms: dict[str, list[str]], document: str = "") -> int:
+    """How much a text says of every kind of fact asked for, about the question's subject (0: not all):
+    counted in the sentences naming the subject, or, for what a document says once for all its
+    measures (申请材料), in the whole text when its document names the subject."""
     said = 0
     for focus in plan.focus:
-        region = evidence.about_subject(text, subject, synonyms) if focus in evidence.SAID_OF_SUBJECT else text
-        found = len(lexicon()[f"evidence.{focus}"].findall(region))
+        if focus in evidence.SAID_OF_DOCUMENT:
+            where = text if evidence.about_subject(document or text, subject, synonyms) else ""
+        else:
+            where = evidence.region(focus, text, subject, synonyms, strict=True)
+        found = len(lexicon()[f"evidence.{focus}"].findall(where))
         if not found:
             return 0
         said += found
@@ -34,7 +39,7 @@ def says_focus(plan: Plan, text: str, subject: dict[str, float], synonyms: dict[
 def by_evidence(hits: list[Hit], pool: list[Hit], said_of) -> list[Hit]:
     """The clause of the pool that says most of what is asked leads (the better ranked on a tie);
     the ranked clauses follow it."""
-    scored = [(said_of(h.clause.text), -i, h) for i, h in enumerate(pool)]
+    scored = [(said_of(h.clause.text, h.clause.doc), -i, h) for i, h in enumerate(pool)]
     best = max(scored, default=None, key=lambda x: x[:2])
     if best is None or best[0] == 0:
         return hits
@@ -50,7 +55,7 @@ def handle(ctx, plan: Plan) -> Answer:
         return ctx.refuse(plan, messages.NOT_IN_TEXT, [], "general")
     weights = ctx.weights(plan.topic or plan.query, plan.query)
     subject, synonyms = evidence.subject_weights(ctx, plan), ctx.searcher.lexical.tokenizer.synonyms
-    said_of = lambda text: says_focus(plan, text, subject, synonyms)
+    said_of = lambda text, doc=None: says_focus(plan, text, subject, synonyms, ctx.km.doc_text(doc) if doc else "")
     if plan.focus:
         hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), said_of)
     index = ctx.index

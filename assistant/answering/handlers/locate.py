@@ -15,13 +15,16 @@ def applies(plan: Plan) -> bool:
     return plan.has("asks.locate") and not plan.has("asks.unit")
 
 
-def terms_of(plan: Plan) -> list[str]:
+def terms_of(ctx, plan: Plan) -> list[str]:
+    """The quoted term, else the runs of the question's own words that the documents contain."""
     quoted = sorted(quoted_terms([plan.question]), key=len, reverse=True)
-    return quoted[:1] or [t for t in plan.own_terms if len(t) >= 2]
+    if quoted:
+        return quoted[:1]
+    return ctx.km.phrases(plan.own, minimum=2)
 
 
 def handle(ctx, plan: Plan) -> Answer:
-    terms = terms_of(plan)
+    terms = terms_of(ctx, plan)
     if not terms:
         return ctx.delegate("general", plan)
     km = ctx.km
