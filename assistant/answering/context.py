@@ -12,6 +12,7 @@ from assistant.retrieval.hybrid import Hit, HybridSearcher
 from assistant.settings import Settings
 
 TARGET_DISCOUNT = 0.85
+UNKNOWN = 0.6  # weight of a word the corpus never uses
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Context:
         often a paraphrase (孩子 for 子女) as a sign the question is out of scope."""
         lexical = self.searcher.lexical
         tokens = self.tokens(text) or (self.tokens(fallback) if fallback else [])
-        return {t: lexical.idf(t) * (1.0 if lexical.known(t) else 0.6) for t in dict.fromkeys(tokens)}
+        return {t: lexical.idf(t) * (1.0 if lexical.known(t) else UNKNOWN) for t in dict.fromkeys(tokens)}
 
     def draft(self) -> Draft:
         return Draft(doc_titles={d: m.title for d, m in self.index.docs.items()})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.answering import messages
-from assistant.answering.context import Context
+from assistant.answering.context import UNKNOWN, Context
 from assistant.answering.lexicon import lexicon, pattern
 from assistant.answering.plan import Plan
 from assistant.ingestion.text import split_sentences
@@ -16,6 +16,7 @@ SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "address", "conditions
 # the subject need only be named somewhere in the evidence.
 SAID_OF_DOCUMENT = frozenset({"procedure", "materials"})
 SUBJECT_SHARE = 0.8  # the question's words within this share of its rarest one name its subject
+
 
 
 def sentences(text: str) -> list[str]:
@@ -50,16 +51,17 @@ def evidenced(focus: str, text: str) -> bool:
 
 def subject_weights(ctx: Context, plan: Plan) -> dict[str, float]:
     """IDF weights of what the question is about (Plan.subject: not its form words — 满足 and 条件 say
-    what is asked, not about what — nor the document's name). A word the documents never use is not
-    discounted here: a subject they never name (买车, 专科生) is one they say nothing about."""
+    what is asked, not about what — nor the document's name). Words the documents never use count
+    when they are real content words (买车, 专科生: a subject never named is one they say nothing
+    about), discounted as in `Context.weights` since some are paraphrases; fragments of segmentation
+    (来澄川, 最多能) do not count."""
     if not plan.subject:
         return {}
     lexical = ctx.searcher.lexical
     text = " ".join(plan.subject)
-    # known words as the index sees them; unknown ones only when they are real content words (买车),
-    # not fragments of segmentation (来澄川, 最多能)
-    words = [t for t in ctx.tokens(text) if lexical.known(t)] + [w for w in ctx.searcher.lexical.tokenizer.content_words(text) if not lexical.known(w)]
-    return {t: lexical.idf(t) for t in dict.fromkeys(words)}
+    known = [t for t in ctx.tokens(text) if lexical.known(t)]
+    unknown = [w for w in lexical.tokenizer.content_words(text) if not lexical.known(w) and w in ctx.tokens(w)]
+    return {t: lexical.idf(t) * (1.0 if lexical.known(t) else UNKNOWN) for t in dict.fromkeys(known + unknown)}
 
 
 def coverage_weights(ctx: Context, plan: Plan, weights: dict[str, float]) -> dict[str, float]:

@@ -10,8 +10,10 @@ NAMED_RUN = 4  # characters of a heading the question must repeat to name the se
 
 
 def applies(plan: Plan) -> bool:
-    if not plan.section or plan.units or plan.role:
+    if plan.units or plan.role or plan.clause or plan.items:
         return False
+    if not plan.section:  # 第16项举措讲的是什么 / 澄川青年人才措施一共有多少条: numbered across the document
+        return plan.ordinal is not None or plan.has("asks.count") and len(plan.beyond_titles) <= NAMED_RUN
     if plan.section_run < NAMED_RUN and not plan.has("asks.count"):
         return False
     return plan.has("asks.list", "asks.count") or plan.ordinal is not None
@@ -19,6 +21,8 @@ def applies(plan: Plan) -> bool:
 
 def handle(ctx, plan: Plan) -> Answer:
     km = ctx.km
+    if not plan.section:
+        return _document(ctx, plan)
     section = km.nodes[plan.section]
     children = km.children(section.key)
     if plan.ordinal:
@@ -52,5 +56,36 @@ def _item(ctx, plan: Plan, section, item) -> Answer:
     clause = ctx.km.clause(item.key)
     draft = ctx.draft()
     n = draft.cite(clause, 1.0, quote=clause.text)
-    draft.lines.append(f"{section.label}的第{plan.ordinal}项：{clause.text}[{n}]")
+    where = f"{section.label}的第{plan.ordinal}项" if section.key != item.key else f"第{plan.ordinal}项"
+    draft.lines.append(f"{where}：{clause.text}[{n}]")
     return Answer(question=plan.raw, answer=draft.text(), citations=draft.citations, intent="listing", listed=[item.key])
+
+
+def _document(ctx, plan: Plan) -> Answer:
+    """Items numbered across a whole document: the n-th, or how many there are, part by part."""
+    km = ctx.km
+    docs = [plan.doc] if plan.doc else list(km.order) if len(km.order) == 1 else []
+    if plan.ordinal:
+        found = [n for d in (docs or km.order) for n in km.by_number(plan.ordinal, doc=d)]
+        if len(found) != 1 and not docs:
+            return ctx.delegate("general", plan)
+        if not found:
+            return ctx.delegate("general", plan)
+        item = max(found, key=lambda n: len(km.descendants(n.parent)) if n.parent else 0)  # the longest numbered run
+        parent = km.nodes.get(item.parent) if item.parent else None
+        return _item(ctx, plan, parent or item, item)
+    if len(docs) != 1:
+        return ctx.delegate("general", plan)
+    doc = docs[0]
+    parts = [km.nodes[k] for k in km.order[doc] if km.nodes[k].parent is None and km.nodes[k].kind not in ("metadata", "preamble", "paragraph")]
+    counts = [(part, [n for n in km.descendants(part.key) if n.number is not None and not n.children]) for part in parts]
+    counts = [(part, items) for part, items in counts if items]
+    if not counts:
+        return ctx.delegate("general", plan)
+    draft = ctx.draft()
+    total = sum(len(items) for _, items in counts)
+    draft.lines.append(f"《{km.docs[doc].title}》共{total}条，分{len(counts)}个部分：")
+    for part, items in counts:
+        n = draft.cite(km.clause(part.key), 1.0)
+        draft.lines.append(f"- {part.name}[{n}]：{len(items)}条（{items[0].number}—{items[-1].number}）")
+    return Answer(question=plan.raw, answer=draft.text(), citations=draft.citations, intent="listing", listed=[p.key for p, _ in counts])
