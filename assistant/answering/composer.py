@@ -57,14 +57,14 @@ def sentence_score(sentence: str, weights: dict[str, float]) -> float:
     total = sum(weights.values())
     if total <= 0:
         return 0.0
-    return sum(w * _share(t, sentence) for t, w in weights.items()) / total
+    return sum(w * share(t, sentence) for t, w in weights.items()) / total
 
 
 def char_bigrams(text: str) -> set[str]:
     return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
-def _share(word: str, sentence: str) -> float:
+def share(word: str, sentence: str) -> float:
     if word in sentence:
         return 1.0
     if len(word) < 3:

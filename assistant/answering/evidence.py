@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from assistant.answering import messages
+from assistant.answering.composer import share
 from assistant.answering.context import UNKNOWN, Context
 from assistant.answering.lexicon import lexicon, pattern
 from assistant.answering.plan import Plan
@@ -16,6 +17,7 @@ SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "address", "conditions
 # the subject need only be named somewhere in the evidence.
 SAID_OF_DOCUMENT = frozenset({"procedure", "materials"})
 SUBJECT_SHARE = 0.8  # the question's words within this share of its rarest one name its subject
+PARTIAL_WORD, PARTIAL_SHARE = 4, 0.75  # a long word is named by a sentence holding most of its character pairs
 
 
 
@@ -31,7 +33,13 @@ def subject_words(weights: dict[str, float]) -> list[str]:
 
 
 def names(sentence: str, word: str, synonyms: dict[str, list[str]]) -> bool:
-    return word in sentence or any(x in sentence for x in synonyms.get(word, ()))
+    """A sentence names a word: whole, by a synonym, or mostly (博士后工作站 in 博士后科研工作站)."""
+    return word in sentence or any(x in sentence for x in synonyms.get(word, ())) or len(word) >= PARTIAL_WORD and share(word, sentence) >= PARTIAL_SHARE
+
+
+def subject_share(sentence: str, subject: dict[str, float], synonyms: dict[str, list[str]]) -> float:
+    total = sum(subject.values())
+    return sum(w for t, w in subject.items() if names(sentence, t, synonyms)) / total if total else 0.0
 
 
 def about_subject(evidence: str, weights: dict[str, float], synonyms: dict[str, list[str]] | None = None) -> str:
@@ -59,8 +67,9 @@ def subject_weights(ctx: Context, plan: Plan) -> dict[str, float]:
         return {}
     lexical = ctx.searcher.lexical
     text = " ".join(plan.subject)
-    known = [t for t in ctx.tokens(text) if lexical.known(t)]
-    unknown = [w for w in lexical.tokenizer.content_words(text) if not lexical.known(w) and w in ctx.tokens(w)]
+    content = lexical.tokenizer.content_words(text)
+    known = [t for t in ctx.tokens(text) if lexical.known(t) and any(t in w for w in content)]  # not 第一 of 第一次
+    unknown = [w for w in content if not lexical.known(w) and w in ctx.tokens(w)]
     return {t: lexical.idf(t) * (1.0 if lexical.known(t) else UNKNOWN) for t in dict.fromkeys(known + unknown)}
 
 

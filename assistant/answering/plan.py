@@ -105,8 +105,7 @@ def read_question(raw: str, question: str, km: KnowledgeModel, segment: Callable
     topic = topic_of(question, mentions, segment)
     ordinal = lex["ordinal"].search(question)
     counted = pattern("count_asked").search(question)
-    links = km.link_sections(question)
-    linked = next(((n, run) for n, run in links if n.children), links[0] if links else None)
+    linked = next(((n, run) for n, run in km.link_sections(question) if n.children), None)
     doc = next((d for area, d in areas.items() if area in question), None)
     plan = Plan(
         raw=raw, question=question, query=question, topic=topic, cues=cues, role=asked_role(question, cues),

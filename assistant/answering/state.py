@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from assistant.answering.knowledge import KnowledgeModel
 from assistant.answering.plan import Plan
-from assistant.answering.registry import IntentSpec, by_name
+from assistant.answering.registry import REGISTRY, IntentSpec, by_name
 from assistant.models import Answer
 
 SHORT_REFINEMENT = 5  # 那要净增多少家？ adds fewer characters than this to the subject it refines
@@ -92,6 +92,8 @@ def update(state: DialogueState, plan: Plan, answer: Answer, km: KnowledgeModel)
     clause = plan.clause if plan.intent in ("units", "membership", "clause") and plan.clause else first
     if answer.refused:
         clause = state.clause or clause
+    answered = next((spec.name for spec in REGISTRY if answer.intent in spec.answer_labels), plan.intent)
+    plan = plan.model_copy(update={"intent": answered})  # a look-up that found nothing was answered as a general question
     return DialogueState(
         plan=plan, clause=clause if not listed or len(listed) == 1 else (plan.section or clause), items=listed or state.items,
         section=plan.section if plan.intent == "listing" else state.section,

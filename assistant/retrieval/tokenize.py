@@ -21,7 +21,7 @@ STOPWORDS = frozenset(
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
 _ADMIN_AREA = re.compile(r"(省|市|县|区|州|盟|旗)$")
-CONTENT_TAGS = frozenset("nvgjl")  # jieba's noun, verb, morpheme, abbreviation and idiom tags (n* covers ns, nr, nz …)
+CONTENT_TAGS = frozenset("nvjlx")  # jieba's noun, verb, abbreviation, idiom and (for domain words, untagged) x tags
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
 
 
@@ -98,7 +98,7 @@ class Tokenizer:
     def content_words(self, text: str) -> list[str]:
         """Nouns, verbs and names of at least two characters (买车, 专科生, 落户): the words of a text
         that can be what it is about, whatever the knowledge base's own vocabulary."""
-        return [w for w, flag in self.tagged(text) if len(w) >= 2 and flag[:1] in CONTENT_TAGS]
+        return [w for w, flag in self.tagged(text) if len(w) >= 2 and flag[:1] in CONTENT_TAGS and _TOKEN_OK.search(w)]
 
     def tagged(self, text: str) -> list[tuple[str, str]]:
         """(word, part of speech) with the domain words."""

@@ -6,7 +6,7 @@ from assistant.answering import messages
 from assistant.answering.plan import Plan
 from assistant.models import Answer
 
-POINTERS = ("ref.next", "ref.prev", "ref.partitive", "ordinal.bare")
+POINTERS = ("ref.next", "ref.prev", "ordinal.bare")  # meaningless without an earlier turn
 
 
 def applies(plan: Plan) -> bool:
@@ -14,7 +14,7 @@ def applies(plan: Plan) -> bool:
         return False
     if plan.has(*POINTERS):
         return True
-    if plan.meta_fields:  # 这个文件还有效吗: about the document, which needs no earlier turn
+    if plan.meta_fields or plan.ordinal and not plan.has("ref.partitive"):  # 这个文件还有效吗 / 第16项举措: they name what they ask about
         return False
     return plan.refers_back and len(plan.own) < 2 and not plan.units and not plan.section
 

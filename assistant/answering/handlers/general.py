@@ -19,29 +19,33 @@ def applies(plan: Plan) -> bool:
     return True
 
 
-def says_focus(plan: Plan, text: str, subject: dict[str, float], synonyms: dict[str, list[str]], document: str = "") -> int:
-    """How much a text says of every kind of fact asked for, about the question's subject (0: not all):
-    counted in the sentences naming the subject, or, for what a document says once for all its
-    measures (申请材料), in the whole text when its document names the subject."""
-    said = 0
+def focus_score(plan: Plan, text: str, subject: dict[str, float], synonyms: dict[str, list[str]], document: str = "") -> tuple[int, float, int]:
+    """How well a text says every kind of fact asked for: (2 in the sentences naming the subject, 1
+    where it may be said apart from it — dates, contacts, or what a document says once for all its
+    measures when the document names the subject —, 0 not at all; the best share of the subject in
+    an evidencing sentence; how many pieces of evidence)."""
+    tier, best, count = 2, 0.0, 0
     for focus in plan.focus:
-        if focus in evidence.SAID_OF_DOCUMENT:
-            where = text if evidence.about_subject(document or text, subject, synonyms) else ""
-        else:
-            where = evidence.region(focus, text, subject, synonyms, strict=True)
-        found = len(lexicon()[f"evidence.{focus}"].findall(where))
-        if not found:
-            return 0
-        said += found
-    return said
+        pattern = lexicon()[f"evidence.{focus}"]
+        strict = [s for s in evidence.sentences(evidence.about_subject(text, subject, synonyms)) if pattern.search(s)]
+        if strict:
+            best = max(best, max(evidence.subject_share(s, subject, synonyms) for s in strict))
+            count += sum(len(pattern.findall(s)) for s in strict)
+            continue
+        loose = evidence.region(focus, text, subject, synonyms) if focus not in evidence.SAID_OF_DOCUMENT else (
+            text if evidence.about_subject(document or text, subject, synonyms) else "")
+        if focus in evidence.SAID_OF_SUBJECT or not pattern.search(loose):
+            return 0, 0.0, 0
+        tier, count = 1, count + len(pattern.findall(loose))
+    return tier, best, count
 
 
-def by_evidence(hits: list[Hit], pool: list[Hit], said_of) -> list[Hit]:
-    """The clause of the pool that says most of what is asked leads (the better ranked on a tie);
-    the ranked clauses follow it."""
-    scored = [(said_of(h.clause.text, h.clause.doc), -i, h) for i, h in enumerate(pool)]
+def by_evidence(hits: list[Hit], pool: list[Hit], score) -> list[Hit]:
+    """The clause of the pool that best says what is asked leads (the better ranked on a tie); the
+    ranked clauses follow it."""
+    scored = [(score(h.clause.text, h.clause.doc), -i, h) for i, h in enumerate(pool)]
     best = max(scored, default=None, key=lambda x: x[:2])
-    if best is None or best[0] == 0:
+    if best is None or best[0][0] == 0:
         return hits
     said = best[2]
     key = (said.clause.doc, said.clause.clause_id)
@@ -55,9 +59,10 @@ def handle(ctx, plan: Plan) -> Answer:
         return ctx.refuse(plan, messages.NOT_IN_TEXT, [], "general")
     weights = ctx.weights(plan.topic or plan.query, plan.query)
     subject, synonyms = evidence.subject_weights(ctx, plan), ctx.searcher.lexical.tokenizer.synonyms
-    said_of = lambda text, doc=None: says_focus(plan, text, subject, synonyms, ctx.km.doc_text(doc) if doc else "")
+    score = lambda text, doc=None: focus_score(plan, text, subject, synonyms, ctx.km.doc_text(doc) if doc else "")
+    said_of = lambda text: score(text)[0] > 0
     if plan.focus:
-        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), said_of)
+        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), score)
     index = ctx.index
     # the documents' titles count: they often carry the place and subject the clause leaves implicit
     evidence_text = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3]) + " " + " ".join(
