@@ -48,6 +48,25 @@ def plan_index(tmp_path_factory, chroma_server_mode) -> Path:
     return index
 
 
+HELDOUT = ROOT / "tests" / "data" / "heldout"
+UPLOADED = HELDOUT / "chengchuan-youth-talent-measures.txt"  # a made-up municipal policy (see its README)
+
+
+@pytest.fixture(scope="session")
+def upload_index(plan_index, tmp_path_factory) -> Path:
+    """A knowledge base holding the plan and a second policy, as after a user's upload (the plan's
+    vectors come from the plan index's embedding cache)."""
+    from assistant.retrieval.index import ingest
+
+    kb = tmp_path_factory.mktemp("upload-kb")
+    shutil.copy(PLAN, kb)
+    shutil.copy(UPLOADED, kb)
+    index = tmp_path_factory.mktemp("upload-index")
+    shutil.copy(plan_index / "embeddings.sqlite", index / "embeddings.sqlite")
+    ingest(kb, index, "e5", progress=False)
+    return index
+
+
 @pytest.fixture()
 def plan_index_copy(plan_index, tmp_path) -> Path:
     """A private copy of the plan index (its embedding cache makes re-ingests of the plan free)."""

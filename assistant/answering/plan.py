@@ -10,7 +10,7 @@ from assistant.answering.knowledge import KnowledgeModel
 from assistant.answering.lexicon import lexicon, pattern, words
 
 CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
-CUE_PREFIXES = ("hostile", "chitchat", "never_policy", "role.", "asks.", "target.", "ref.", "focus.", "meta.")
+CUE_PREFIXES = ("hostile", "chitchat", "never_policy", "role.", "asks.", "target.", "ref.", "focus.", "meta.", "ordinal")
 
 
 class Plan(BaseModel):

@@ -44,27 +44,36 @@ REGISTRY: tuple[IntentSpec, ...] = (
     IntentSpec("joint_lead", 70, exact=True),
     IntentSpec("units", 80, carries=True, exact=True, needs_clause=True, labels=("lead", "coop", "units")),
     IntentSpec("locate", 90, exact=True),
-    IntentSpec("listing", 100, exact=True),
+    IntentSpec("listing", 100, exact=True, needs_clause=True),
     IntentSpec("target", 110, carries=True, exact=True, needs_clause=True),
     IntentSpec("clause", 120, needs_clause=True),
     IntentSpec("general", 999, needs_clause=True),
 )
 
 
-def by_name(name: str, registry: tuple[IntentSpec, ...] = REGISTRY) -> IntentSpec:
-    return next(spec for spec in registry if spec.name == name)
+def specs(registry: tuple[IntentSpec, ...] | None = None) -> tuple[IntentSpec, ...]:
+    return REGISTRY if registry is None else registry  # looked up when called, so an added entry counts
 
 
-def route(plan: Plan, registry: tuple[IntentSpec, ...] = REGISTRY) -> IntentSpec:
+def by_name(name: str, registry: tuple[IntentSpec, ...] | None = None) -> IntentSpec:
+    return next(spec for spec in specs(registry) if spec.name == name)
+
+
+def label_owner(label: str, registry: tuple[IntentSpec, ...] | None = None) -> IntentSpec | None:
+    """The intent whose handler writes this Answer.intent (a look-up that found nothing writes general)."""
+    return next((spec for spec in specs(registry) if label in spec.answer_labels), None)
+
+
+def route(plan: Plan, registry: tuple[IntentSpec, ...] | None = None) -> IntentSpec:
     """The first intent, by priority, whose handler says the plan is its kind of question; a question
     about one clause that points at nothing is asked back instead."""
-    ordered = sorted(registry, key=lambda s: s.priority)
+    ordered = sorted(specs(registry), key=lambda s: s.priority)
     chosen = next((spec for spec in ordered if not spec.asks_back and spec.handler.applies(plan)), None) or by_name("general", registry)
     if chosen.needs_clause:
         return next((spec for spec in ordered if spec.asks_back and spec.handler.applies(plan)), chosen)
     return chosen
 
 
-def exact_labels(registry: tuple[IntentSpec, ...] = REGISTRY) -> frozenset[str]:
+def exact_labels(registry: tuple[IntentSpec, ...] | None = None) -> frozenset[str]:
     """Answer.intent values LLM mode leaves extractive."""
-    return frozenset(label for spec in registry if spec.exact for label in spec.answer_labels) | {"empty", "too_long"}
+    return frozenset(label for spec in specs(registry) if spec.exact for label in spec.answer_labels) | {"empty", "too_long"}

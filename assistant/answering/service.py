@@ -183,8 +183,9 @@ def split_compound(question: str, read) -> list[str]:
     if not 2 <= len(parts) <= 3:
         return [question]
     plans = [read(p) for p in parts]
-    kinds = [route(p).name for p in plans]
-    if any(p.elliptical for p in plans) or len(set(kinds)) < len(kinds):
+    specs = [route(p) for p in plans]
+    # 谁牵头？ needs the measure named before it; 发文单位是谁？ is about the document, which needs none
+    if any(p.elliptical and s.needs_clause or s.asks_back for p, s in zip(plans, specs)) or len({s.name for s in specs}) < len(specs):
         return [question]
     return parts
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from assistant.answering.knowledge import KnowledgeModel
 from assistant.answering.plan import Plan
-from assistant.answering.registry import REGISTRY, IntentSpec, by_name
+from assistant.answering.registry import IntentSpec, by_name, label_owner
 from assistant.models import Answer
 
 SHORT_REFINEMENT = 5  # 那要净增多少家？ adds fewer characters than this to the subject it refines
@@ -41,7 +41,8 @@ def point(plan: Plan, state: DialogueState, km: KnowledgeModel) -> Plan:
             p.clause = named[0].key if named else None
     elif p.ordinal and not p.section and items and p.ordinal <= len(items):  # 第三条具体讲的是什么？
         p.clause = items[p.ordinal - 1]
-    elif p.has("ref.anaphora") or (p.refers_back and not p.units and len(p.own) < 2):
+    elif p.has("ref.anaphora") or (p.refers_back and len(p.own) < 2 and (not p.units or p.role or p.has("asks.yes_no"))):
+        # 配合单位里有卫健委吗 checks the measure in focus; 那工信局呢 asks the same of another unit
         p.clause = state.clause
     if p.clause or p.items or p.refers_back:
         p.query = f"{state.plan.query} {p.question}"
@@ -68,6 +69,8 @@ def carry(plan: Plan, spec: IntentSpec, state: DialogueState) -> tuple[Plan, Int
     if spec.name in ("general", "chitchat") and before.carries and not p.clause:
         # the same kind of question about a new subject or unit
         p.intent, p.role, p.focus = previous.intent, p.role or previous.role, p.focus or previous.focus
+        if not plan.role:  # the role borrowed with the words that asked for it (牵头 is not 负责)
+            p.cues = p.cues | {c for c in previous.cues if c.startswith("role.")}
         p.meta_fields = p.meta_fields or previous.meta_fields
         p.units = p.units or ([] if len(p.own) >= 2 else previous.units)
         if len(p.own) >= 2 or plan.units:
@@ -92,7 +95,8 @@ def update(state: DialogueState, plan: Plan, answer: Answer, km: KnowledgeModel)
     clause = plan.clause if plan.intent in ("units", "membership", "clause") and plan.clause else first
     if answer.refused:
         clause = state.clause or clause
-    answered = next((spec.name for spec in REGISTRY if answer.intent in spec.answer_labels), plan.intent)
+    owner = label_owner(answer.intent)
+    answered = owner.name if owner else plan.intent
     plan = plan.model_copy(update={"intent": answered})  # a look-up that found nothing was answered as a general question
     return DialogueState(
         plan=plan, clause=clause if not listed or len(listed) == 1 else (plan.section or clause), items=listed or state.items,
