@@ -178,4 +178,11 @@ def out_of_scope(ctx: Context, plan: Plan, weights: dict[str, float], evidence: 
         return messages.NOT_IN_TEXT
     if coverage(coverage_weights(ctx, plan, weights), evidence, synonyms) < ctx.settings.min_coverage:
         return messages.NOT_IN_TEXT
+    if plan.doc and len(ctx.index.docs) > 1:
+        # 澄川对引进的院士有什么支持: another document speaks of 院士, the one asked about never does
+        text = ctx.km.doc_text(plan.doc)
+        words = {w for w, flag in ctx.searcher.lexical.tokenizer.tagged(plan.question) if flag.startswith("n")}  # things, not 能领
+        absent = [t for t in subject_words(subject_weights(ctx, plan)) if t in words and t in ctx.km.corpus() and not names(text, t, synonyms)]
+        if absent:
+            return messages.NOT_IN_TEXT
     return None

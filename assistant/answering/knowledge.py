@@ -148,7 +148,7 @@ class KnowledgeModel:
     def phrases(self, text: str, minimum: int = 3) -> list[str]:
         """The longest runs of a text that some clause contains, left to right (企业创新积分制 in
         “企业创新积分制是哪项举措提出的”)."""
-        corpus = self._corpus()
+        corpus = self.corpus()
         found, i = [], 0
         while i <= len(text) - minimum:
             j = i + minimum
@@ -161,7 +161,7 @@ class KnowledgeModel:
             i = j
         return found
 
-    def _corpus(self) -> str:
+    def corpus(self) -> str:
         if self._all is None:
             self._all = "\n".join(self.doc_text(d) for d in self.order)
         return self._all
@@ -259,16 +259,19 @@ def trigrams(text: str) -> set[str]:
     return {text[i : i + 3] for i in range(len(text) - 2)}
 
 
-def longest_common_run(a: str, b: str) -> int:
-    best = 0
-    previous = [0] * (len(b) + 1)
-    for ch in a:
-        current = [0]
-        for j, other in enumerate(b, start=1):
-            current.append(previous[j - 1] + 1 if ch == other else 0)
-        best = max(best, max(current))
-        previous = current
+def longest_common_substring(a: str, b: str) -> str:
+    """The longest substring of `a` that is also in `b` (the first of equal length)."""
+    best = ""
+    for i in range(len(a)):
+        length = len(best) + 1
+        while i + length <= len(a) and a[i : i + length] in b:
+            best = a[i : i + length]
+            length += 1
     return best
+
+
+def longest_common_run(a: str, b: str) -> int:
+    return len(longest_common_substring(a, b))
 
 
 _models: dict[str, KnowledgeModel] = {}

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from assistant.answering.budget import clause_budget, counter_for, fit_clauses
 from assistant.answering.intent import HOSTILE, clean_question
+from assistant.answering.registry import exact_labels
 from assistant.answering.service import MAX_QUESTION_CHARS, Assistant
 from assistant.answering.verify import IncrementalVerifier, Sentence, check_sentence, is_refusal, supporting_sentence, unverified_notice
 from assistant.models import Answer, Citation
@@ -32,7 +33,7 @@ NOTICE_UNAVAILABLE = "大模型暂不可用，已返回抽取式答案。"
 NOTICE_TIMEOUT = "大模型响应超时，已返回抽取式答案。"
 NOTICE_UNVERIFIABLE = "大模型的回答没有可核实的条款引用，已返回抽取式答案。"
 NOTICE_NO_ROOM = "条款超出大模型的上下文长度，已返回抽取式答案。"
-EXACT_INTENTS = frozenset({"lead", "coop", "units", "reverse_lead", "reverse_coop", "reverse_any", "joint_lead", "target", "metadata", "hostile", "chitchat", "empty", "too_long"})
+EXACT_INTENTS = exact_labels()  # the registry says which intents are exact look-ups (assistant/answering/registry.py)
 MAX_CONDENSED_CHARS = 300
 PLACEHOLDER_KEY = "EMPTY"  # OpenAI-compatible local servers (vLLM, Ollama) ignore the key but the client needs one
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from assistant.answering.knowledge import KnowledgeModel
+from assistant.answering.knowledge import KnowledgeModel, longest_common_substring
 from assistant.answering.lexicon import lexicon, pattern, words
 
 CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
@@ -22,6 +22,8 @@ class Plan(BaseModel):
     own_terms: list[str] = Field(default_factory=list, description="the words of `own`")
     beyond_titles: str = Field("", description="`own` without the words of the documents' titles: what it names besides a document")
     subject: list[str] = Field(default_factory=list, description="what it asks about: its own words beyond the titles, and the units it names")
+    beyond_section: str = Field("", description="its own words outside the linked section's heading and the titles")
+    section_parts: bool = Field(False, description="the heading run it repeats counts parts (四大行动, 六大平台)")
     cues: set[str] = Field(default_factory=set, description="names of the cue rules the wording matches")
     intent: str = "general"
     role: str | None = Field(None, description="lead, coop or units (both)")
@@ -100,26 +102,31 @@ def asked_role(question: str, cues: set[str]) -> str | None:
 def read_question(raw: str, question: str, km: KnowledgeModel, segment: Callable[[str], list[str]], areas: dict[str, str]) -> Plan:
     """The plan of a question on its own (no dialogue yet)."""
     lex = lexicon()
-    cues = {name for prefix in CUE_PREFIXES for name in lex.matching(prefix, question)}
+    linked = next(((n, run) for n, run in km.link_sections(question) if n.children), None)
+    run = longest_common_substring(question, linked[0].name) if linked else ""
+    # a heading's own words ask nothing: 协同 in “协同创新”的三大合作 is not a role
+    wording = question.replace(run, " " * len(run)) if len(run) >= 2 else question
+    cues = {name for prefix in CUE_PREFIXES for name in lex.matching(prefix, wording)}
     mentions = km.unit_mentions(question)
-    topic = topic_of(question, mentions, segment)
     ordinal = lex["ordinal"].search(question)
     counted = pattern("count_asked").search(question)
-    linked = next(((n, run) for n, run in km.link_sections(question) if n.children), None)
-    doc = next((d for area, d in areas.items() if area in question), None)
     plan = Plan(
-        raw=raw, question=question, query=question, topic=topic, cues=cues, role=asked_role(question, cues),
-        units=km.find_units(question), focus=[n.removeprefix("focus.") for n in lex.matching("focus.", question)],
-        meta_fields=[n.removeprefix("meta.") for n in lex.matching("meta.", question)],
-        section=linked[0].key if linked else None, section_run=linked[1] if linked else 0, doc=doc,
+        raw=raw, question=question, query=question, topic=topic_of(question, mentions, segment), cues=cues, role=asked_role(wording, cues),
+        units=km.find_units(question), focus=[n.removeprefix("focus.") for n in lex.matching("focus.", wording)],
+        meta_fields=[n.removeprefix("meta.") for n in lex.matching("meta.", wording)],
+        section=linked[0].key if linked else None, section_run=linked[1] if linked else 0,
+        doc=next((d for area, d in areas.items() if area in question), None),
         ordinal=chinese_number(ordinal.group(1)) if ordinal else None, step=1 if "ref.next" in cues else -1 if "ref.prev" in cues else 0,
         count_asked=chinese_number(counted.group(1)) if counted else None,
+        section_parts=any(m.group(0) in question for m in pattern("parts_heading").finditer(linked[0].name)) if linked else False,
     )
     plan.own_terms = own_words(question, mentions, cues, segment)
     plan.own = "".join(plan.own_terms)
     titles = " ".join(d.title for d in km.docs.values())
     plan.beyond_titles = "".join(w for w in plan.own_terms if w not in titles)
     plan.subject = [w for w in plan.own_terms if w not in titles] + mentions
+    if linked:
+        plan.beyond_section = "".join(w for w in plan.own_terms if w not in titles and w not in linked[0].name)
     plan.elliptical = is_elliptical(plan)
     plan.refers_back = plan.elliptical or plan.has("ref.anaphora", "ref.partitive", "ref.next", "ref.prev", "ordinal.bare")
     return plan

@@ -21,6 +21,7 @@ STOPWORDS = frozenset(
 _TOKEN_OK = re.compile(r"[\w\u3400-\u9fff]")
 _RUNS = re.compile(r"[\u3400-\u9fff]{2,}")
 _ADMIN_AREA = re.compile(r"(省|市|县|区|州|盟|旗)$")
+TAGGED_KEPT = 4096
 CONTENT_TAGS = frozenset("nvjlx")  # jieba's noun, verb, abbreviation, idiom and (for domain words, untagged) x tags
 _QUOTED = re.compile(r"[“\"「『‘]([^”\"」』’]{2,12})[”\"」』’]")
 
@@ -59,6 +60,7 @@ class Tokenizer:
         self._words = sorted({w for w in [*shipped_terms(), *user_words, *self.synonyms, *(x for v in self.synonyms.values() for x in v)] if 2 <= len(w) <= 20})
         self._jieba = None
         self._pos = None
+        self._tagged: dict[str, tuple[tuple[str, str], ...]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -100,15 +102,24 @@ class Tokenizer:
         that can be what it is about, whatever the knowledge base's own vocabulary."""
         return [w for w, flag in self.tagged(text) if len(w) >= 2 and flag[:1] in CONTENT_TAGS and _TOKEN_OK.search(w)]
 
-    def tagged(self, text: str) -> list[tuple[str, str]]:
-        """(word, part of speech) with the domain words."""
+    def tagged(self, text: str) -> tuple[tuple[str, str], ...]:
+        """(word, part of speech) with the domain words; a question's texts are tagged several times
+        (its topic, its own words, its places), so recent ones are kept."""
+        cached = self._tagged.get(text)
+        if cached is not None:
+            return cached
         import jieba.posseg
 
         segmenter = self.jieba  # outside the lock: it takes the lock itself
         with self._lock:
             if self._pos is None:
                 self._pos = jieba.posseg.POSTokenizer(segmenter)
-        return [(w, flag) for w, flag in self._pos.cut(text)]
+        result = tuple((w, flag) for w, flag in self._pos.cut(text))
+        with self._lock:
+            if len(self._tagged) >= TAGGED_KEPT:
+                self._tagged.clear()
+            self._tagged[text] = result
+        return result
 
     def index_tokens(self, text: str) -> list[str]:
         """What the BM25 index sees: jieba's words plus the character bigrams of each run of text.

@@ -305,11 +305,11 @@ def test_a_failed_condensation_skips_the_model(make, server, extractive):
 
 
 def test_without_a_condensed_question_the_model_is_still_asked_the_follow_up(make, server, extractive):
-    """The extractive resolution of 第三条具体讲的是什么？ is the earlier question (its retrieval query):
-    the model must see the follow-up too, or it answers the earlier question."""
+    """第三条具体讲的是什么？ is answered from the item the earlier answer listed: the model must see
+    the earlier question and the follow-up, or it answers the earlier question."""
     history, question = ["基本原则有几条？"], "第三条具体讲的是什么？"
     base = extractive.run(question, history)
-    assert base.resolved_question == history[0] and base.intent == "general" and not base.refused
+    assert base.resolved_question == f"{history[0]} {question}" and base.intent == "clause" and not base.refused
     n = n_of(base, "坚持产才融合")
     reply = f"坚持产才融合，加快人才链与产业链、创新链深度融合[{n}]。"
     server.script(Reply(""), Reply(reply))
@@ -427,7 +427,7 @@ def normalized(answer: Answer) -> str:
 PLAN_QUESTIONS = [
     "博士后集聚“双百”行动由谁牵头？", "市科技局牵头哪些工作？", "到2025年有效高新技术企业要达到多少家？", "这个文件是哪个单位发的？",
     "应届高校毕业生来昆山发展，计划里有什么相关举措？", QUESTION, "祖冲之攻关计划主要支持哪些方向的技术？", "这个行动计划坚持哪几条基本原则？",
-    "高层次人才在昆山买房能补贴多少？",
+    "高层次人才在昆山买房能补贴多少？", "人才安居方面有什么措施？",
 ]
 STATION = "人才驿站提供哪些服务？"
 

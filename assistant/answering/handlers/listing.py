@@ -7,6 +7,7 @@ from assistant.answering.plan import Plan
 from assistant.models import Answer
 
 NAMED_RUN = 4  # characters of a heading the question must repeat to name the section
+OTHER_WORDS = 2  # characters a question may name besides the section before it asks about something in it
 
 
 def applies(plan: Plan) -> bool:
@@ -14,9 +15,9 @@ def applies(plan: Plan) -> bool:
         return False
     if not plan.section:  # 第16项举措讲的是什么 / 澄川青年人才措施一共有多少条: numbered across the document
         return plan.ordinal is not None or plan.has("asks.count") and len(plan.beyond_titles) <= NAMED_RUN
-    if plan.section_run < NAMED_RUN and not plan.has("asks.count"):
-        return False
-    return plan.has("asks.list", "asks.count") or plan.ordinal is not None
+    if plan.section_run < NAMED_RUN and not plan.has("asks.count") or len(plan.beyond_section) > OTHER_WORDS:
+        return False  # 澄川对引进的院士有什么支持政策 asks about 院士, not for the parts of 支持政策
+    return plan.has("asks.list", "asks.count") or plan.ordinal is not None or plan.section_parts  # 四大行动是什么
 
 
 def handle(ctx, plan: Plan) -> Answer:

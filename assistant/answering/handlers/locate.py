@@ -36,7 +36,8 @@ def handle(ctx, plan: Plan) -> Answer:
     if not holders:
         return ctx.delegate("general", plan)
     ranked = [f"{h.clause.doc}::{h.clause.clause_id}" for h in ctx.searcher.search(plan.query, k=40)]
-    order = [k for k in ranked if k in holders] + sorted(holders - set(ranked))
+    # a measure before a target line or the header that repeats its words (“揭榜挂帅”在哪一项举措里)
+    order = sorted([k for k in ranked if k in holders] + sorted(holders - set(ranked)), key=lambda k: km.nodes[k].kind != "clause")
     draft = ctx.draft()
     shown = [f"“{terms[0]}”" if len(terms) == 1 else "、".join(terms)]
     for i, key in enumerate(order[:SHOWN]):
