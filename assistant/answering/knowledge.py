@@ -67,7 +67,7 @@ def derived_fields(title: str, fields: dict[str, str], last: Clause | None, all_
         out["年份"] = year.group(1)
     span = pattern("title_years").search(title)
     if span:
-        out["期限"] = f"{span.group(1)}年至{span.group(2)}年"
+        out["期限"] = f"{span.group(0)}年"  # as the title writes it, so the answer quotes its source
     return out, sources
 
 

@@ -46,7 +46,7 @@ REGISTRY: tuple[IntentSpec, ...] = (
     IntentSpec("locate", 90, exact=True),
     IntentSpec("listing", 100, exact=True, needs_clause=True),
     IntentSpec("target", 110, carries=True, exact=True, needs_clause=True),
-    IntentSpec("clause", 120, needs_clause=True),
+    IntentSpec("clause", 120, exact=True, needs_clause=True),
     IntentSpec("general", 999, needs_clause=True),
 )
 

@@ -45,7 +45,7 @@ def test_what_a_document_says_of_itself(km):
     assert facts["施行日期"] == "2023年4月1日" and facts["有效期至"] == "2025年12月31日" and facts["解释单位"] == "市人社局"
     assert facts["年份"] == "2023"
     plan = km.docs["kunshan-talent-plan-2022-2025"].fields
-    assert plan["年份"] == "2022" and plan["期限"] == "2022年至2025年"  # from the 文号 and the title: the text carries no date
+    assert plan["年份"] == "2022" and plan["期限"] == "2022~2025年"  # from the 文号 and the title: the text carries no date
 
 
 def test_derived_fields_are_pure():

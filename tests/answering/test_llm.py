@@ -305,13 +305,13 @@ def test_a_failed_condensation_skips_the_model(make, server, extractive):
 
 
 def test_without_a_condensed_question_the_model_is_still_asked_the_follow_up(make, server, extractive):
-    """第三条具体讲的是什么？ is answered from the item the earlier answer listed: the model must see
-    the earlier question and the follow-up, or it answers the earlier question."""
-    history, question = ["基本原则有几条？"], "第三条具体讲的是什么？"
+    """The extractive resolution of an elliptical follow-up (那技能人才呢？) joins the earlier question
+    to it: the model must see both, or it answers the earlier question."""
+    history, question = ["高校毕业生来昆山发展有什么支持？"], "那技能人才呢？"
     base = extractive.run(question, history)
-    assert base.resolved_question == f"{history[0]} {question}" and base.intent == "clause" and not base.refused
-    n = n_of(base, "坚持产才融合")
-    reply = f"坚持产才融合，加快人才链与产业链、创新链深度融合[{n}]。"
+    assert base.resolved_question == f"{history[0]} {question}" and base.intent == "general" and not base.refused
+    n = n_of(base, "技能人才")
+    reply = f"加强技能人才和卓越工程师培养[{n}]。"
     server.script(Reply(""), Reply(reply))
     a = make().run(question, history)
     assert f"<question>\n{history[0]} {question}\n</question>" in user_text(server.requests[1])

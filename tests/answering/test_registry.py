@@ -64,7 +64,7 @@ def test_route(read, question, intent):
 def test_labels_left_exact_in_llm_mode_come_from_the_registry():
     labels = exact_labels()
     assert {"lead", "coop", "reverse_lead", "metadata", "target", "clarify", "hostile", "empty"} <= labels
-    assert "general" not in labels and "clause" not in labels
+    assert "general" not in labels
 
 
 def test_adding_an_intent_is_one_entry_and_its_module(assistant, monkeypatch):
