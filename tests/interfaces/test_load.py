@@ -30,7 +30,10 @@ QUESTION_IDS = [
     "q004", "q048", "q073", "q112", "q157", "q173", "q026", "q060", "q149", "q139",
     "q005", "q049", "q074", "q113", "q158", "q027", "q006", "q061", "q075", "q159",
 ]
-REFUSALS = [text for name, text in vars(M).items() if name.startswith(("NOT_IN_TEXT", "HOSTILE"))]
+REFUSALS = [
+    text for name, value in vars(M).items() if name.startswith(("NOT_IN_TEXT", "HOSTILE", "CLARIFY"))
+    for text in (value.values() if isinstance(value, dict) else [value])
+]
 DEADLINE = 600  # seconds for all users together; a hung request fails the test instead of the run
 
 

@@ -53,8 +53,8 @@ def by_evidence(hits: list[Hit], pool: list[Hit], score) -> list[Hit]:
 
 
 def handle(ctx, plan: Plan) -> Answer:
-    keep, name = ctx.in_doc(plan)
-    hits = ctx.ranked(plan.query, wants_target=plan.has("asks.number", "target.context"), keep=keep, keep_name=name)
+    # no hard filter to a document the question names: the document-level BM25 already lifts it
+    hits = ctx.ranked(plan.query, wants_target=plan.has("asks.number", "target.context"))
     if not hits:
         return ctx.refuse(plan, messages.NOT_IN_TEXT, [], "general")
     weights = ctx.weights(plan.topic or plan.query, plan.query)
@@ -62,7 +62,7 @@ def handle(ctx, plan: Plan) -> Answer:
     score = lambda text, doc=None: focus_score(plan, text, subject, synonyms, ctx.km.doc_text(doc) if doc else "")
     said_of = lambda text: score(text)[0] > 0
     if plan.focus:
-        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL, keep=keep, keep_name=name), score)
+        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL), score)
     index = ctx.index
     # the documents' titles count: they often carry the place and subject the clause leaves implicit
     evidence_text = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3]) + " " + " ".join(
