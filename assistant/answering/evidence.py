@@ -17,7 +17,8 @@ SAID_OF_SUBJECT = frozenset({"money", "subsidy", "place", "address", "conditions
 # the subject need only be named somewhere in the evidence.
 SAID_OF_DOCUMENT = frozenset({"procedure", "materials"})
 SUBJECT_SHARE = 0.8  # the question's words within this share of its rarest one name its subject
-PARTIAL_WORD, PARTIAL_SHARE = 4, 0.75  # a long word is named by a sentence holding most of its character pairs
+PARTIAL_WORD, PARTIAL_SHARE = 4, 0.75
+NOMINAL = ("n", "vn")  # jieba tags of things: nouns and verbs used as nouns (运营 of 运营单位)  # a long word is named by a sentence holding most of its character pairs
 
 
 
@@ -181,7 +182,7 @@ def out_of_scope(ctx: Context, plan: Plan, weights: dict[str, float], evidence: 
     if plan.doc and len(ctx.index.docs) > 1:
         # 澄川对引进的院士有什么支持: another document speaks of 院士, the one asked about never does
         text = ctx.km.doc_text(plan.doc)
-        words = {w for w, flag in ctx.searcher.lexical.tokenizer.tagged(plan.question) if flag.startswith("n")}  # things, not 能领
+        words = {w for w, flag in ctx.searcher.lexical.tokenizer.tagged(plan.question) if flag.startswith(NOMINAL)}  # things (运营 as a noun), not 能领
         absent = [t for t in subject_words(subject_weights(ctx, plan)) if t in words and t in ctx.km.corpus() and not names(text, t, synonyms)]
         if absent:
             return messages.NOT_IN_TEXT

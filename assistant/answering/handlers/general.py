@@ -52,6 +52,16 @@ def by_evidence(hits: list[Hit], pool: list[Hit], score) -> list[Hit]:
     return [said] + [h for h in hits if (h.clause.doc, h.clause.clause_id) != key]
 
 
+def relied_on_first(hits: list[Hit], chosen: list) -> list[Hit]:
+    """When the answer quotes nothing of the best-ranked clause, the clause it does quote first leads:
+    the sentence-level match is the better evidence, and [1] must be a clause the answer relied on."""
+    used = [c[0] for c in chosen]
+    if not used or any(c is hits[0].clause for c in used):
+        return hits
+    lead = next((h for h in hits if h.clause is used[0]), None)
+    return hits if lead is None else [lead] + [h for h in hits if h is not lead]
+
+
 def handle(ctx, plan: Plan) -> Answer:
     # no hard filter to a document the question names: the document-level BM25 already lifts it
     hits = ctx.ranked(plan.query, wants_target=plan.has("asks.number", "target.context"))
@@ -81,8 +91,9 @@ def handle(ctx, plan: Plan) -> Answer:
     top = hits[0].clause
     if chosen and len(top.text) <= QUOTE_WHOLE and top.kind in WHOLE_KINDS:
         chosen = [(top, hits[0].score, top.text, 1.0)] + [c for c in chosen if c[0] is not top][:1]
+    hits = relied_on_first(hits, chosen)
     draft = ctx.draft()
-    for hit in hits[: ctx.settings.top_k]:  # numbered in rank order, so [1] is always the best clause
+    for hit in hits[: ctx.settings.top_k]:  # numbered in rank order, so [1] is the clause relied on
         draft.cite(hit.clause, hit.score)
     for clause, score, sentence, _ in chosen:
         n = draft.cite(clause, score, quote=sentence)

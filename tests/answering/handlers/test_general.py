@@ -40,7 +40,10 @@ def test_facts_the_plan_does_not_give_are_refused_by_kind(plan_assistant, questi
     assert a.citations  # the closest clauses are still shown
 
 
-@pytest.mark.parametrize("question", ["澄川青年人才买车有补贴吗", "澄川对专科生有多少就业补贴", "澄川青年人才落户需要什么条件"])
+@pytest.mark.parametrize(
+    "question",
+    ["澄川青年人才买车有补贴吗", "澄川对专科生有多少就业补贴", "澄川青年人才落户需要什么条件", "澄川青年人才驿站的运营方联系方式是什么"],
+)
 def test_a_subject_the_policy_never_names_is_refused(upload_assistant, question):
     assert upload_assistant.run(question).refused
 
@@ -49,3 +52,18 @@ def test_a_place_named_with_a_home_area_is_where_people_come_from(plan_assistant
     a = plan_assistant.run("在上海工作的工程师能不能来昆山兼职？")
     assert not a.refused and cited(a)[0] == "四.(五).18"
     assert not plan_assistant.run("和台湾的人才科创合作是哪个单位牵头？").refused
+
+
+def test_a_contact_the_policy_gives_is_answered(upload_assistant):
+    a = upload_assistant.run("澄川青年人才补贴的咨询电话是多少")
+    assert not a.refused and "0512-12345678" in a.answer
+
+
+def test_the_clause_the_answer_quotes_is_cited_first(plan_assistant):
+    from assistant.answering.handlers.general import relied_on_first
+
+    hits = plan_assistant.searcher.search("留学人员回国创业", k=3)
+    quoted = [(hits[1].clause, hits[1].score, hits[1].clause.text[:20], 1.0)]
+    assert relied_on_first(hits, quoted)[0] is hits[1]
+    both = [(hits[0].clause, hits[0].score, "", 1.0)] + quoted
+    assert relied_on_first(hits, both) == hits  # the best clause is quoted: the ranking stands
