@@ -35,10 +35,12 @@ class Settings(BaseSettings):
     llm_unverified: Literal["mark", "drop"] = Field("mark", description="sentences the cited clauses do not support: marked 未核实 or dropped")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     # interfaces
-    port: int = Field(7860, ge=1, le=65535, description="port of the web UI on 127.0.0.1")
+    port: int = Field(7860, ge=1, le=65535, description="port of the web UI and its /v1 API")
+    host: str = Field("127.0.0.1", description="address the app binds; any other than loopback needs api_key")
+    api_key: SecretStr | None = Field(None, description="bearer key of the OpenAI-compatible /v1 API (ASSISTANT_API_KEY); never logged")
     eval_out: Path | None = Field(None, description="where the web UI's 评测 tab writes runs; default eval/out (or a temp folder)")
 
-    @field_validator("eval_out", mode="before")
+    @field_validator("eval_out", "api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value

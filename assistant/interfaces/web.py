@@ -1,7 +1,7 @@
 """The Gradio web UI: 问答 (chat with cited clauses), 部门, 目标, 知识库, and the `ask`/`chat` API.
 
-`build_app(settings)` only builds the Blocks; `launch_app` starts it (with the page CSS, which Gradio 6
-takes at launch time). All HTML comes from `web_render`, which escapes every piece of text.
+`build_app(settings)` only builds the Blocks; `launch_app` serves it with uvicorn, mounted in one FastAPI
+app beside the OpenAI-compatible API of `openai_api` (with the page CSS, which Gradio 6 takes at mount time). All HTML comes from `web_render`, which escapes every piece of text.
 """
 from __future__ import annotations
 
@@ -21,15 +21,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from assistant.answering.factory import answer_mode, get_answerer, llm_configured, stream_answer  # noqa: E402
 from assistant.feedback import FeedbackStore, Rating, feedback_path  # noqa: E402
 from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
 from assistant.ingestion.departments import DepartmentRow, department_table  # noqa: E402
+from assistant.interfaces import openai_api  # noqa: E402
 from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web_eval import eval_tab  # noqa: E402
-from assistant.interfaces.web_start import WarmUp, ensure_index  # noqa: E402,F401  (ensure_index re-exported)
+from assistant.interfaces.web_start import BindError, WarmUp, check_binding, ensure_index  # noqa: E402,F401  (re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
 from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, ingest_configured, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
@@ -439,7 +442,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 # -- layout -------------------------------------------------------------------------------------------
 def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: WarmUp | None = None) -> gr.Blocks:
-    """The whole UI; call `launch_app` (or `.launch(css=CSS)`) to serve it. Questions wait for
+    """The whole UI; call `launch_app` to serve it (with /v1 beside it). Questions wait for
     `warm_up` when given."""
     app = WebApp(settings, feedback_db, warm_up)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
@@ -468,6 +471,7 @@ def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: Warm
         upload.upload(on_upload, upload, [upload_status, upload, *view_outputs], api_visibility="private")
         demo.load(app.views, None, view_outputs, api_visibility="private")
         gr.api(_ask_endpoint(app), api_name="ask", concurrency_id=ANSWER_QUEUE, concurrency_limit=ANSWER_CONCURRENCY)
+    demo.web_app = app  # type: ignore[attr-defined]  # server_app mounts /v1 on the same WebApp
     return demo
 
 
@@ -554,15 +558,53 @@ def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
 
 
 # -- serving --------------------------------------------------------------------------------------------
-def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, prevent_thread_lock: bool = False, quiet: bool = False) -> None:
+def server_app(demo: gr.Blocks, host: str = HOST, port: int = DEFAULT_PORT) -> FastAPI:
+    """One FastAPI app: the OpenAI-compatible API at /v1 and the Gradio UI (with its own API) at /."""
+    web: WebApp = demo.web_app  # type: ignore[attr-defined]
+    key = check_binding(host, web.settings)
+    app = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
+    openai_api.install(app, web, key, ANSWER_CONCURRENCY)
     demo.queue(default_concurrency_limit=1)  # uploads and evaluations: one at a time
-    demo.launch(
-        server_name=HOST,
-        server_port=port,
-        prevent_thread_lock=prevent_thread_lock,
-        quiet=quiet,
-        css=CSS,
-        ssr_mode=False,
-        show_error=True,
-        footer_links=["api"],
+    return gr.mount_gradio_app(
+        app, demo, path="/", server_name=host, server_port=port, css=CSS, ssr_mode=False, show_error=True, footer_links=["api"],
     )
+
+
+class Server:
+    """uvicorn serving `server_app`; `start()` returns once it listens (for tests and embedding)."""
+
+    def __init__(self, demo: gr.Blocks, port: int = DEFAULT_PORT, host: str = HOST, quiet: bool = False) -> None:
+        self.demo, self.host, self.port = demo, host, port
+        self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+        config = uvicorn.Config(server_app(demo, host, port), host=host, port=port, log_level="warning" if quiet else "info",
+                                timeout_graceful_shutdown=5)
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        self.server.run()
+
+    def start(self, timeout: float = 120) -> "Server":
+        self._thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout  # a sanity bound on a busy machine, not a speed requirement
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"服务未能在 {self.host}:{self.port} 启动")
+            time.sleep(0.05)
+        return self
+
+    def close(self) -> None:
+        self.demo.close(verbose=False)  # first: it ends the queue's heartbeat streams, which shutdown waits for
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, host: str = HOST, prevent_thread_lock: bool = False, quiet: bool = False) -> Server:
+    """Serve the UI and /v1 on host:port; blocks unless prevent_thread_lock (then call .close())."""
+    server = Server(demo, port, host, quiet)
+    if prevent_thread_lock:
+        return server.start()
+    server.run()
+    return server
