@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 import pandas as pd  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from starlette.routing import Mount  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 from assistant.answering.factory import answer_mode, get_answerer, llm_configured, stream_answer  # noqa: E402
@@ -570,15 +571,41 @@ def server_app(demo: gr.Blocks, host: str = HOST, port: int = DEFAULT_PORT) -> F
     )
 
 
-class Server:
-    """uvicorn serving `server_app`; `start()` returns once it listens (for tests and embedding)."""
+class _Uvicorn(uvicorn.Server):
+    """uvicorn, ending Gradio's open event streams (its heartbeats) on exit: shutdown waits for open
+    connections, and a heartbeat never ends on its own."""
 
-    def __init__(self, demo: gr.Blocks, port: int = DEFAULT_PORT, host: str = HOST, quiet: bool = False) -> None:
+    def __init__(self, config: uvicorn.Config, stop_event: Any) -> None:
+        super().__init__(config)
+        self._stop_event = stop_event
+        self._loop: Any = None
+
+    async def serve(self, sockets: Any = None) -> None:
+        import asyncio
+
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def end_streams(self) -> None:
+        if self._loop is not None and self._stop_event is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stop_event.set)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:  # SIGINT / SIGTERM
+        self.end_streams()
+        super().handle_exit(sig, frame)
+
+
+class Server:
+    """uvicorn serving `server_app`: `run()` in the foreground (app.py), or `start()` in a thread, which
+    returns once it listens (tests, embedding), and `close()`."""
+
+    def __init__(self, demo: gr.Blocks, port: int = DEFAULT_PORT, host: str = HOST) -> None:
         self.demo, self.host, self.port = demo, host, port
         self.url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
-        config = uvicorn.Config(server_app(demo, host, port), host=host, port=port, log_level="warning" if quiet else "info",
-                                timeout_graceful_shutdown=5)
-        self.server = uvicorn.Server(config)
+        app = server_app(demo, host, port)
+        gradio_app = next((r.app for r in app.routes if isinstance(r, Mount)), None)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=10)
+        self.server = _Uvicorn(config, getattr(gradio_app, "stop_event", None))
         self._thread: threading.Thread | None = None
 
     def run(self) -> None:
@@ -595,15 +622,16 @@ class Server:
         return self
 
     def close(self) -> None:
-        self.demo.close(verbose=False)  # first: it ends the queue's heartbeat streams, which shutdown waits for
+        self.server.end_streams()
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.demo.close(verbose=False)
 
 
-def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, host: str = HOST, prevent_thread_lock: bool = False, quiet: bool = False) -> Server:
+def launch_app(demo: gr.Blocks, port: int = DEFAULT_PORT, *, host: str = HOST, prevent_thread_lock: bool = False) -> Server:
     """Serve the UI and /v1 on host:port; blocks unless prevent_thread_lock (then call .close())."""
-    server = Server(demo, port, host, quiet)
+    server = Server(demo, port, host)
     if prevent_thread_lock:
         return server.start()
     server.run()
