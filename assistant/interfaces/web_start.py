@@ -1,6 +1,7 @@
 """Start-up steps of the web app that do not need Gradio (so app.py can run them before importing it)."""
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 import time
@@ -11,6 +12,27 @@ from assistant.retrieval.index import NoDocumentsError, current_build, ingest_co
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class BindError(ValueError):
+    """The app would be reachable from other machines with its API open."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, settings: Settings) -> str | None:
+    """The /v1 API key (None: open, allowed on loopback only)."""
+    key = settings.api_key.get_secret_value().strip() if settings.api_key else ""
+    if not key and not is_loopback(host):
+        raise BindError(f"绑定到 {host} 时必须设置 API 密钥（ASSISTANT_API_KEY），否则任何能访问这台机器的人都能调用 /v1 接口。")
+    return key or None
 
 
 def ensure_index(settings: Settings) -> IngestReport | None:

@@ -29,8 +29,8 @@ def served(settings, tmp_path: Path) -> Iterator[tuple[object, str]]:
 
     demo = build_app(settings, feedback_db=tmp_path / "served-feedback.sqlite")
     port = free_port()
-    launch_app(demo, port, prevent_thread_lock=True, quiet=True)
+    server = launch_app(demo, port, prevent_thread_lock=True)
     try:
         yield demo, f"http://127.0.0.1:{port}/"
     finally:
-        demo.close()
+        server.close()
