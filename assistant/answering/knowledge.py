@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from assistant.answering.composer import measure_name
 from assistant.answering.lexicon import pattern
+from assistant.answering.matching import cjk_only, longest_common_run, trigrams
 from assistant.models import Clause
 from assistant.retrieval.index import KnowledgeIndex
 
@@ -103,6 +104,9 @@ class KnowledgeModel:
         for node in self.nodes.values():
             for gram in trigrams(cjk_only(node.name)):
                 self._label_grams.setdefault(gram, set()).add(node.key)
+        self._title_grams: dict[str, set[str]] = {}
+        for doc, gram in ((d, g) for d, f in self.docs.items() for g in trigrams(cjk_only(f.title))):
+            self._title_grams.setdefault(gram, set()).add(doc)
 
     # -- vocabulary ---------------------------------------------------------------------------
     @staticmethod
@@ -144,6 +148,15 @@ class KnowledgeModel:
         if doc not in self._texts:
             self._texts[doc] = " ".join(self.clause(k).text for k in self.order.get(doc, []))
         return self._texts[doc]
+
+    def named_docs(self, text: str, minimum: int = 4) -> list[str]:
+        """The documents whose title shares a run of `minimum` Chinese characters with the question (the
+        only document of a knowledge base is always the one asked about)."""
+        clean = cjk_only(text)
+        if len(self.docs) == 1:
+            return list(self.docs)
+        candidates = {d for g in trigrams(clean) for d in self._title_grams.get(g, ())}
+        return [d for d in candidates if longest_common_run(clean, cjk_only(self.docs[d].title)) >= minimum]
 
     def phrases(self, text: str, minimum: int = 3) -> list[str]:
         """The longest runs of a text that some clause contains, left to right (企业创新积分制 in
@@ -248,30 +261,6 @@ class KnowledgeModel:
 
     def joint_leads(self) -> list[Node]:
         return [self.nodes[k] for keys in self.order.values() for k in keys if len(self.nodes[k].lead) >= 2]
-
-
-def cjk_only(text: str) -> str:
-    """Headings are matched on their Chinese characters: numbering and years say nothing of the subject."""
-    return "".join(pattern("cjk").findall(text))
-
-
-def trigrams(text: str) -> set[str]:
-    return {text[i : i + 3] for i in range(len(text) - 2)}
-
-
-def longest_common_substring(a: str, b: str) -> str:
-    """The longest substring of `a` that is also in `b` (the first of equal length)."""
-    best = ""
-    for i in range(len(a)):
-        length = len(best) + 1
-        while i + length <= len(a) and a[i : i + length] in b:
-            best = a[i : i + length]
-            length += 1
-    return best
-
-
-def longest_common_run(a: str, b: str) -> int:
-    return len(longest_common_substring(a, b))
 
 
 _models: dict[str, KnowledgeModel] = {}

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
-from assistant.answering.knowledge import KnowledgeModel, longest_common_substring
+from assistant.answering.knowledge import KnowledgeModel
+from assistant.answering.matching import longest_common_substring
 from assistant.answering.lexicon import lexicon, pattern, words
 
 CN_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
@@ -122,7 +123,9 @@ def read_question(raw: str, question: str, km: KnowledgeModel, segment: Callable
     )
     plan.own_terms = own_words(question, mentions, cues, segment)
     plan.own = "".join(plan.own_terms)
-    titles = " ".join(d.title for d in km.docs.values())
+    # the words of the documents it names say which document, not what about (all titles would, in a
+    # knowledge base of hundreds of policies, swallow every word of the question)
+    titles = " ".join(km.docs[d].title for d in dict.fromkeys(km.named_docs(question) + ([plan.doc] if plan.doc else [])))
     plan.beyond_titles = "".join(w for w in plan.own_terms if w not in titles)
     plan.subject = [w for w in plan.own_terms if w not in titles] + mentions
     if linked:

@@ -12,7 +12,7 @@ from pathlib import Path
 from assistant.answering import evidence, messages, state
 from assistant.answering.context import Context
 from assistant.answering.intent import HOSTILE, clean_question, to_simplified
-from assistant.answering.knowledge import knowledge_model
+from assistant.answering.knowledge import KnowledgeModel, knowledge_model
 from assistant.answering.lexicon import pattern
 from assistant.answering.plan import Plan, read_question
 from assistant.answering.registry import route
@@ -54,12 +54,15 @@ class Assistant:
     def context(self) -> Context:
         searcher = self.searcher  # resolved once per question: an upload may swap the build meanwhile
         km = knowledge_model(searcher.index)
-        areas, home = self._areas_of(searcher, km.build)
+        areas, home = self._areas_of(searcher, km)
         return Context(settings=self.settings, searcher=searcher, km=km, areas=areas, home_areas=home)
 
-    def _areas_of(self, searcher: HybridSearcher, build: str) -> tuple[dict[str, str], set[str]]:
-        """The areas the documents' titles and issuers name (澄川, 昆山): those of one document only
-        → that document (to scope a question), and all of them (where the knowledge base's policies are from)."""
+    def _areas_of(self, searcher: HybridSearcher, km: KnowledgeModel) -> tuple[dict[str, str], set[str]]:
+        """The areas the documents' titles and issuers name (澄川, 昆山): those of one document only, and
+        that no other document's text mentions → that document (to scope a question), and all of them
+        (where the knowledge base's policies are from). 上海 in one title of many notices about 上海
+        names none of them."""
+        build = km.build
         if build not in self._areas:
             owners: dict[str, set[str]] = {}
             for doc, meta in searcher.index.docs.items():
@@ -67,6 +70,7 @@ class Assistant:
                     for name in {place, pattern("area_suffix").sub("", place) if len(place) > 2 else place}:
                         owners.setdefault(name, set()).add(doc)
             unique = {a: next(iter(d)) for a, d in owners.items() if len(d) == 1 and len(a) >= 2}
+            unique = {a: d for a, d in unique.items() if not any(a in km.doc_text(o) for o in km.docs if o != d)}
             self._areas = {build: (unique, set(owners))}
         return self._areas[build]
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answering.knowledge import derived_fields, knowledge_model, longest_common_run
+from assistant.answering.knowledge import derived_fields, knowledge_model
+from assistant.answering.matching import longest_common_run
 from assistant.models import Clause
 from assistant.retrieval.index import KnowledgeIndex
 
@@ -59,3 +60,10 @@ def test_phrases_the_documents_contain(km):
     assert km.phrases("企业创新积分制是哪项") == ["企业创新积分制"]
     assert km.phrases("人才租赁住房轮候库") == ["人才租赁住房", "轮候库"]
     assert longest_common_run("六大平台是哪几个", "集聚全链创新六大平台") == 4
+
+
+def test_a_question_names_a_document_by_a_run_of_its_title(km):
+    plan_doc, other = "kunshan-talent-plan-2022-2025", "chengchuan-youth-talent-measures"
+    assert km.named_docs("人才科创发展行动计划的实施期限") == [plan_doc]
+    assert km.named_docs("青年人才集聚措施里的租房补贴") == [other]
+    assert km.named_docs("六大平台是哪几个") == []  # names a section, not a document

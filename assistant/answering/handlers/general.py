@@ -12,6 +12,7 @@ from assistant.retrieval.hybrid import Hit
 
 QUOTE_WHOLE = 220  # a best clause this short is quoted whole: it is the answer, and its context matters
 EVIDENCE_POOL = 8  # clauses searched for the kind of fact asked for
+STRICT = evidence.SAID_OF_SUBJECT | evidence.SAID_OF_DOCUMENT
 WHOLE_KINDS = ("clause", "target", "preamble", "paragraph")
 
 
@@ -40,26 +41,16 @@ def focus_score(plan: Plan, text: str, subject: dict[str, float], synonyms: dict
     return tier, best, count
 
 
-def by_evidence(hits: list[Hit], pool: list[Hit], score) -> list[Hit]:
-    """The clause of the pool that best says what is asked leads (the better ranked on a tie); the
-    ranked clauses follow it."""
-    scored = [(score(h.clause.text, h.clause.doc), -i, h) for i, h in enumerate(pool)]
+def by_evidence(hits: list[Hit], pool: list[Hit], score, loose: bool = False) -> list[Hit]:
+    """The clause of the pool that best says what is asked leads (the better ranked on a tie: how
+    many dates or numbers a clause holds says nothing of whether it answers); the ranked clauses follow it."""
+    scored = [(score(h.clause.text, h.clause.doc)[:2], -i, h) for i, h in enumerate(pool)]
     best = max(scored, default=None, key=lambda x: x[:2])
-    if best is None or best[0][0] == 0:
-        return hits
+    if best is None or best[0][0] == 0 or loose and hits and score(hits[0].clause.text, hits[0].clause.doc)[0] > 0:
+        return hits  # a date or a contact, said apart from the subject, is as good in the best-ranked clause
     said = best[2]
     key = (said.clause.doc, said.clause.clause_id)
     return [said] + [h for h in hits if (h.clause.doc, h.clause.clause_id) != key]
-
-
-def relied_on_first(hits: list[Hit], chosen: list) -> list[Hit]:
-    """When the answer quotes nothing of the best-ranked clause, the clause it does quote first leads:
-    the sentence-level match is the better evidence, and [1] must be a clause the answer relied on."""
-    used = [c[0] for c in chosen]
-    if not used or any(c is hits[0].clause for c in used):
-        return hits
-    lead = next((h for h in hits if h.clause is used[0]), None)
-    return hits if lead is None else [lead] + [h for h in hits if h is not lead]
 
 
 def handle(ctx, plan: Plan) -> Answer:
@@ -72,7 +63,7 @@ def handle(ctx, plan: Plan) -> Answer:
     score = lambda text, doc=None: focus_score(plan, text, subject, synonyms, ctx.km.doc_text(doc) if doc else "")
     said_of = lambda text: score(text)[0] > 0
     if plan.focus:
-        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL), score)
+        hits = by_evidence(hits, ctx.searcher.search(plan.query, k=EVIDENCE_POOL), score, loose=not set(plan.focus) & STRICT)
     index = ctx.index
     # the documents' titles count: they often carry the place and subject the clause leaves implicit
     evidence_text = " ".join(h.clause.text + " " + h.clause.title for h in hits[:3]) + " " + " ".join(
@@ -91,9 +82,8 @@ def handle(ctx, plan: Plan) -> Answer:
     top = hits[0].clause
     if chosen and len(top.text) <= QUOTE_WHOLE and top.kind in WHOLE_KINDS:
         chosen = [(top, hits[0].score, top.text, 1.0)] + [c for c in chosen if c[0] is not top][:1]
-    hits = relied_on_first(hits, chosen)
     draft = ctx.draft()
-    for hit in hits[: ctx.settings.top_k]:  # numbered in rank order, so [1] is the clause relied on
+    for hit in hits[: ctx.settings.top_k]:  # numbered in rank order, so [1] is always the best clause
         draft.cite(hit.clause, hit.score)
     for clause, score, sentence, _ in chosen:
         n = draft.cite(clause, score, quote=sentence)

@@ -7,6 +7,7 @@ from assistant.answering.plan import Plan
 from assistant.models import Answer
 
 NAMED_RUN = 4  # characters of a heading the question must repeat to name the section
+RETRIEVED = 5  # clauses whose documents may hold the section a question names
 OTHER_WORDS = 2  # characters a question may name besides the section before it asks about something in it
 
 
@@ -25,6 +26,10 @@ def handle(ctx, plan: Plan) -> Answer:
     if not plan.section:
         return _document(ctx, plan)
     section = km.nodes[plan.section]
+    if len(km.docs) > 1 and section.doc not in {h.clause.doc for h in ctx.searcher.search(plan.query, k=RETRIEVED)}:
+        # among many documents, a heading the question echoes (支持企业稳定生产经营) names a section only
+        # in a document retrieval finds for it
+        return ctx.delegate("general", plan)
     children = km.children(section.key)
     if plan.ordinal:
         item = children[plan.ordinal - 1] if plan.ordinal <= len(children) else next(iter(km.by_number(plan.ordinal, within=section.key)), None)

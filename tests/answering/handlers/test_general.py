@@ -59,11 +59,8 @@ def test_a_contact_the_policy_gives_is_answered(upload_assistant):
     assert not a.refused and "0512-12345678" in a.answer
 
 
-def test_the_clause_the_answer_quotes_is_cited_first(plan_assistant):
-    from assistant.answering.handlers.general import relied_on_first
 
-    hits = plan_assistant.searcher.search("留学人员回国创业", k=3)
-    quoted = [(hits[1].clause, hits[1].score, hits[1].clause.text[:20], 1.0)]
-    assert relied_on_first(hits, quoted)[0] is hits[1]
-    both = [(hits[0].clause, hits[0].score, "", 1.0)] + quoted
-    assert relied_on_first(hits, both) == hits  # the best clause is quoted: the ranking stands
+def test_an_area_names_a_document_only_when_no_other_document_mentions_it(upload_assistant):
+    areas, home = upload_assistant.context().areas, upload_assistant.context().home_areas
+    assert areas.get("澄川") == "chengchuan-youth-talent-measures" and areas.get("昆山") == "kunshan-talent-plan-2022-2025"
+    assert {"澄川", "昆山"} <= home
