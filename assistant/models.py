@@ -85,6 +85,8 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
     index_dir: str = ""
     build: str = ""
+    embedder: str = Field("", description="the embedder whose vectors the build holds")
+    notice: str = Field("", description="e.g. the knowledge base keeps the embedder it was built with, and how to switch")
 
 
 class Citation(BaseModel):

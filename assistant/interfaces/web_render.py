@@ -164,6 +164,8 @@ def ingest_summary(report: IngestReport, added: str | None = None) -> str:
             "info",
         )
     )
+    if report.notice:
+        lines.append(notice_html(report.notice, "info"))
     lines.append(file_errors_html(report.errors))
     return "".join(lines)
 

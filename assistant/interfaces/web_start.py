@@ -50,6 +50,8 @@ def ensure_index(settings: Settings) -> IngestReport | None:
     print(f"索引已建立：文件 {report.documents} 个，条款 {report.clauses} 条，用时 {report.seconds:.1f} 秒。", flush=True)
     for error in report.errors:
         print(f"  未能入库：{error.path}: {error.message}", flush=True)
+    if report.notice:
+        print(report.notice, flush=True)
     return report
 
 

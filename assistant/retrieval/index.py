@@ -364,6 +364,9 @@ def ingest_configured(
         Path(index_dir or settings.index_dir),
         embedder_spec or settings.embedder,
         rebuild=rebuild,
+        # the configured embedder builds new knowledge bases; one built with another keeps it (its
+        # vectors stay valid) unless an embedder is named for this ingest: re-embedding is offered
+        keep_serving_embedder=embedder_spec is None,
         max_chars=settings.max_clause_chars,
         window_chars=settings.window_chars,
         batch=settings.embed_batch,
@@ -385,9 +388,12 @@ def ingest(
     progress: bool = True,
     chroma_url: str | None = None,
     sentence_vectors: bool = True,
+    keep_serving_embedder: bool = False,
 ) -> IngestReport:
     """Bring the index in line with the knowledge directory, embedding only new or changed text.
-    Without `sentence_vectors` only clauses are embedded (a build searches without them)."""
+    Without `sentence_vectors` only clauses are embedded (a build searches without them). Vectors of
+    two embedders never share a build: with `keep_serving_embedder` a build made by another embedder
+    goes on with its own (and the report's notice says how to switch); without it, that is refused."""
     started = time.perf_counter()
     embedder = get_embedder(embedder_spec)
     report = IngestReport(index_dir=str(index_dir))
@@ -403,6 +409,12 @@ def ingest(
         known: set[str] = set()  # documents of the serving build
         if old_build is not None:
             old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
+            if old.embedder != embedder.name and keep_serving_embedder and not rebuild:
+                report.notice = (
+                    f"此知识库的向量由 {old.embedder} 生成，本次继续使用它（不混用两种向量）；如需改用 {embedder_spec}，"
+                    f"请运行 assistant ingest --rebuild --embedder {embedder_spec}（将重新计算全部向量）"
+                )
+                embedder_spec, embedder = old.embedder_spec, get_embedder(old.embedder_spec)
             if old.embedder != embedder.name:
                 raise IndexError_(
                     f"{index_dir} 中的索引由 {old.embedder} 生成，不能与 {embedder.name} 的向量混用；"
@@ -450,6 +462,7 @@ def ingest(
         report.documents = len(docs)
         report.clauses = sum(len(v) for v in clauses.values())
 
+        report.embedder = embedder.name
         if old_build is not None and not fresh and not report.removed:
             report.build = old_build.name
             report.seconds = round(time.perf_counter() - started, 3)

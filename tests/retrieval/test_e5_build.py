@@ -159,3 +159,12 @@ def test_sentence_transformers_loads_the_directory_offline(model_dir, parity, mo
     queries = np.vstack([embedder.embed_query(str(q)) for q in parity["queries"][:8]])
     assert _cosines(passages, parity["passage_vectors"][:8]).min() >= 0.999
     assert _cosines(queries, parity["query_vectors"][:8]).min() >= 0.999
+
+
+def test_cli_build_model_prints_the_directory(model_dir, capsys):
+    from assistant.interfaces.cli import main
+
+    assert main(["build-model"]) == 0
+    assert capsys.readouterr().out.strip() == str(model_dir)
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "onnx/model.onnx", "onnx/model_int8.onnx"):
+        assert (model_dir / name).exists(), name
