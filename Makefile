@@ -28,6 +28,17 @@ install-test: $(VENV)/bin/python
 	fi
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[test,st]'
+	$(MAKE) --no-print-directory tests/llm_server/node_modules/.installed
+
+# The real-model test's server (tests/llm_server): npm node-llama-cpp with its prebuilt CPU binaries
+# only (no optional CUDA/Vulkan builds, no install script: nothing is compiled or downloaded).
+tests/llm_server/node_modules/.installed: tests/llm_server/package.json tests/llm_server/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y nodejs npm; \
+		else echo "node and npm are missing: run 'sudo apt-get install -y nodejs npm'"; exit 1; fi; \
+	fi
+	cd tests/llm_server && npm ci --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 run: install
 	$(VENV)/bin/python app.py

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(8192, description="the model's context window")
     llm_max_answer_tokens: int = Field(800, description="tokens reserved for the reply")
     llm_unverified: Literal["mark", "drop"] = Field("mark", description="sentences the cited clauses do not support: marked 未核实 or dropped")
+    llm_min_verified_share: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="the model's answer is shown only with a verified sentence and this share of its claims' text verified; else the extractive one",
+    )
     prompts_dir: Path = PROJECT_ROOT / "prompts"
     # interfaces
     port: int = Field(7860, ge=1, le=65535, description="port of the web UI and its /v1 API")

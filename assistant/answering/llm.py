@@ -4,188 +4,41 @@ every sentence is verified against the clauses it cites.
 What stays extractive, because it is exact there: structured questions (lead/coop/units,
 reverse_*, target, metadata), hostile input, chit-chat, empty questions and refusals. For a
 general question the model gets the very clauses the extractive answer cites (numbered the
-same way), fitted into its context window. Whenever the model fails — an error, a timeout,
-an answer with no valid citation — the extractive answer is returned with a notice.
+same way), fitted into its context window. The reply is shown only when it passes the rules of
+reply.py (enough of it verified, not an echo of the prompt); whenever the model fails — an error, a
+timeout, a cut stream, an empty, unfounded or echoed reply — the extractive answer is returned with a
+notice that names the cause.
 """
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from assistant.answering.budget import clause_budget, counter_for, fit_clauses
 from assistant.answering.intent import HOSTILE, clean_question
+from assistant.answering.prompting import (  # noqa: F401  (re-exported: the public names of LLM mode)
+    MAX_CONDENSED_CHARS, Prompts, as_data, asked_question, evidence_of, fill, load_prompts, related_line, render_clause, standalone_question,
+)
 from assistant.answering.registry import exact_labels
+from assistant.answering.reply import (  # noqa: F401
+    NOTICE_ALL_DROPPED, NOTICE_ECHO, NOTICE_EMPTY, NOTICE_INTERRUPTED, NOTICE_NO_ROOM, NOTICE_TIMEOUT, NOTICE_UNAVAILABLE, NOTICE_UNVERIFIABLE,
+    EchoDetector, judge, refused,
+)
 from assistant.answering.service import MAX_QUESTION_CHARS, Assistant
-from assistant.answering.verify import IncrementalVerifier, Sentence, check_sentence, is_refusal, supporting_sentence, unverified_notice
-from assistant.models import Answer, Citation
+from assistant.answering.streaming import AnswerStream, NotText, ThinkFilter  # noqa: F401
+from assistant.answering.verify import IncrementalVerifier, Sentence, check_sentence, supporting_sentence, unverified_notice
+from assistant.models import Answer
 from assistant.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-NOTICE_UNAVAILABLE = "大模型暂不可用，已返回抽取式答案。"
-NOTICE_TIMEOUT = "大模型响应超时，已返回抽取式答案。"
-NOTICE_UNVERIFIABLE = "大模型的回答没有可核实的条款引用，已返回抽取式答案。"
-NOTICE_NO_ROOM = "条款超出大模型的上下文长度，已返回抽取式答案。"
 EXACT_INTENTS = exact_labels()  # the registry says which intents are exact look-ups (assistant/answering/registry.py)
-MAX_CONDENSED_CHARS = 300
 PLACEHOLDER_KEY = "EMPTY"  # OpenAI-compatible local servers (vLLM, Ollama) ignore the key but the client needs one
-
-
-# -- prompts ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Prompts:
-    system: str
-    answer: str
-    clause: str
-    condense: str
-    refusal: str
-
-
-PLACEHOLDERS = {
-    "system": ("refusal",),
-    "answer": ("question", "count", "clauses", "refusal"),
-    "clause": ("n", "key", "doc_title", "path", "clause_id", "text"),
-    "condense": ("history", "question"),
-}
-
-
-def load_prompts(directory: Path) -> Prompts:
-    """The prompt files; a missing file or placeholder is a configuration error, reported early."""
-    directory = Path(directory)
-    texts = {}
-    for name, suffix in [("system", "md"), ("answer", "md"), ("clause", "md"), ("condense", "md"), ("refusal", "txt")]:
-        path = directory / f"{name}.{suffix}"
-        if not path.is_file():
-            raise FileNotFoundError(f"prompt file missing: {path}")
-        texts[name] = path.read_text(encoding="utf-8").strip()
-        absent = [p for p in PLACEHOLDERS.get(name, ()) if "{" + p + "}" not in texts[name]]
-        if absent:
-            raise ValueError(f"{path} lacks the placeholder(s) {', '.join('{' + p + '}' for p in absent)}")
-    return Prompts(**texts)
-
-
-def fill(template: str, **values: object) -> str:
-    """Replace `{name}` placeholders only; values are inserted verbatim and never re-parsed."""
-    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), template)
-
-
-def as_data(text: str) -> str:
-    """Text for a data block: angle brackets become full-width, so it cannot open or close a block."""
-    return text.replace("<", "＜").replace(">", "＞")
-
-
-def render_clause(prompts: Prompts, n: int, key: str, citation: Citation, text: str) -> str:
-    return fill(
-        prompts.clause, n=n, key=key, doc_title=as_data(citation.doc_title or citation.doc), path=as_data(citation.title or citation.clause_id),
-        clause_id=as_data(citation.clause_id), text=as_data(text),
-    )
-
-
-def evidence_of(citation: Citation, text: str) -> str:
-    """What a sentence citing this clause may rely on: the text shown, its document and path."""
-    return "\n".join([citation.doc_title, citation.title, citation.clause_id, text])
-
-
-def standalone_question(content: object) -> str | None:
-    """The condensed question out of a model reply, or None when the reply is unusable."""
-    if not isinstance(content, str):
-        return None
-    content = re.sub(r"^\s*<think>.*?</think>", "", content, flags=re.S)
-    line = next((l.strip() for l in content.strip().splitlines() if l.strip()), "")
-    line = re.sub(r"^(改写后的问题|完整问题|问题)\s*[:：]\s*", "", line).strip().strip("“”\"'「」")
-    if len(line) < 2 or len(line) > MAX_CONDENSED_CHARS or not re.search(r"[\u3400-\u9fff\w]", line) or HOSTILE.search(line):
-        return None
-    return clean_question(line)
-
-
-def asked_question(question: str, history: list[str], base: Answer) -> str:
-    """The question the model answers when no condensed one is at hand. The extractive resolution of a
-    follow-up is a retrieval query, which may be the earlier question alone (第三条具体讲的是什么？ →
-    基本原则有几条？): the follow-up itself is added, so the model is asked what the user asked."""
-    own = clean_question(question)
-    resolved = clean_question(base.resolved_question) if history else ""
-    if not resolved or own in resolved:
-        return resolved or own
-    return f"{resolved} {own}"
-
-
-def related_line(citations: list[Citation]) -> str:
-    related = "；".join(f"[{c.n}] {c.title.split(' > ')[-1]}" for c in citations[:3])
-    return f"\n相关条款：{related}" if related else ""
-
-
-# -- streaming result -----------------------------------------------------------------------------
-class AnswerStream:
-    """Iterate for text deltas (verified sentences, as they complete); once exhausted, `answer`
-    holds the final Answer. When the model failed after some text was shown, the final answer
-    is the extractive one: `replaced` says the shown text must be swapped for `answer.answer`."""
-
-    def __init__(self, generator: Generator[str, None, Answer]) -> None:
-        self._generator = generator
-        self.answer: Answer | None = None
-        self.deltas: list[str] = []
-
-    def __iter__(self) -> Iterator[str]:
-        while self.answer is None:
-            try:
-                delta = next(self._generator)
-            except StopIteration as stop:
-                self.answer = stop.value
-                return
-            self.deltas.append(delta)
-            yield delta
-
-    def final(self) -> Answer:
-        for _ in self:
-            pass
-        assert self.answer is not None
-        return self.answer
-
-    @property
-    def replaced(self) -> bool:
-        return self.answer is not None and "".join(self.deltas).strip() != self.answer.answer.strip()
-
-
-class NotText(ValueError):
-    """The model replied with something other than text."""
-
-
-class ThinkFilter:
-    """Drops a leading <think>…</think> block, which reasoning models (Qwen3, DeepSeek-R1) served
-    without a reasoning parser put before the answer: it is not part of the answer to verify."""
-
-    def __init__(self) -> None:
-        self._head = ""
-        self._done = False
-        self._strip = False  # after the block: its trailing blank lines may come in later deltas
-
-    def feed(self, delta: str) -> str:
-        if self._done:
-            if self._strip:
-                delta = delta.lstrip()
-                self._strip = not delta
-            return delta
-        self._head += delta
-        head = self._head.lstrip()
-        if "<think>".startswith(head) and len(head) < len("<think>"):
-            return ""  # too early to tell
-        if not head.startswith("<think>"):
-            self._done = True
-            return self._head
-        end = head.find("</think>")
-        if end < 0:
-            return ""
-        self._done = True
-        rest = head[end + len("</think>") :].lstrip()
-        self._strip = not rest
-        return rest
 
 
 # -- the assistant --------------------------------------------------------------------------------
@@ -199,6 +52,7 @@ class LLMAssistant:
         self.extractive = extractive or Assistant(index_dir, self.settings)
         self.prompts = load_prompts(self.settings.prompts_dir)
         self.count = counter_for(self.settings.llm_model)
+        self.echo = EchoDetector([self.prompts.system, self.prompts.answer, self.prompts.clause, self.prompts.condense], self.prompts.refusal)
         self._clients: dict[bool, object] = {}
 
     def __getattr__(self, name: str):
@@ -301,30 +155,35 @@ class LLMAssistant:
 
         verifier = IncrementalVerifier(check)
         thinking = ThinkFilter()
-        shown = False
+        reply, pending, shown = "", [], False
         try:
             chat = self._chat(streaming)
-            replies = chat.stream([SystemMessage(system), HumanMessage(user)]) if streaming else [chat.invoke([SystemMessage(system), HumanMessage(user)])]
-            for reply in replies:
-                if not isinstance(reply.content, str):
-                    raise NotText(type(reply.content).__name__)
-                for piece in verifier.feed(thinking.feed(reply.content)):
-                    shown = True
-                    yield piece
-            for piece in verifier.close():
-                shown = True
-                yield piece
-        except Exception as exc:  # timeouts, HTTP errors, malformed replies: fall back, never fail
-            return (yield from self._fallback(base, self._failure(exc, "answer"), shown))
+            messages = [SystemMessage(system), HumanMessage(user)]
+            for delta in chat.stream(messages) if streaming else self._whole_reply(chat, messages):
+                if not isinstance(delta.content, str):
+                    raise NotText(type(delta.content).__name__)
+                text = thinking.feed(delta.content)
+                reply += text
+                pending += verifier.feed(text)
+                # a streamed reply is shown once the text so far passes the rules a whole reply must pass
+                if pending and (shown or self._judge(reply, verifier) is None):
+                    yield "".join(pending)
+                    pending, shown = [], True
+            pending += verifier.close()
+        except Exception as exc:  # timeouts, HTTP errors, malformed replies, a cut stream: fall back, never fail
+            return (yield from self._fallback(base, self._failure(exc, "answer", started=bool(reply.strip())), shown))
         report = verifier.report
         citations = [c for c, _ in given]
-        if not report.has_valid_citation:
-            if any(c.structural and is_refusal(c.sentence.core, prompts.refusal) for c in report.checks):
-                related = related_line(citations)
-                yield related
-                return Answer(question=base.question, answer=report.text + related, refused=True, citations=citations, intent=base.intent, resolved_question=base.resolved_question)
-            log.warning("LLM answer has no valid citation (%d sentences); falling back", report.claims)
-            return (yield from self._fallback(base, NOTICE_UNVERIFIABLE, shown))
+        if refused(report, prompts.refusal) and not self.echo.echoes(reply):
+            related = related_line(citations)
+            yield "".join(pending) + related
+            return Answer(question=base.question, answer=report.text + related, refused=True, citations=citations, intent=base.intent, resolved_question=base.resolved_question)
+        failed = self._judge(reply, verifier)
+        if failed:
+            log.warning("LLM answer not shown (%d sentences): %s", report.claims, failed)
+            return (yield from self._fallback(base, failed, shown))
+        if pending:
+            yield "".join(pending)
         for check_ in report.checks:
             for n in check_.valid if check_.verdict == "kept" else ():
                 quote = supporting_sentence(check_.sentence.core, given[n - 1][1], terms)
@@ -337,16 +196,27 @@ class LLMAssistant:
             notice=unverified_notice(report),
         )
 
+    @staticmethod
+    def _whole_reply(chat, messages) -> list:
+        """The one message of a plain reply; a reply with no `choices` is an empty one (`invoke` would raise IndexError)."""
+        from langchain_core.messages import AIMessage
+
+        generations = chat.generate([messages]).generations[0]
+        return [generations[0].message if generations else AIMessage("")]
+
+    def _judge(self, reply: str, verifier: IncrementalVerifier) -> str | None:
+        return judge(reply, verifier.report, self.echo, self.settings.llm_min_verified_share)
+
     def _fallback(self, base: Answer, notice: str, shown: bool) -> Generator[str, None, Answer]:
         answer = base.model_copy(update={"notice": "\n".join(n for n in (base.notice, notice) if n)})
         if not shown:
             yield answer.answer
         return answer
 
-    def _failure(self, exc: Exception, stage: str) -> str:
-        """The notice for a failed model call. Only the error's type and status are logged: an
-        error message may quote request details."""
+    def _failure(self, exc: Exception, stage: str, started: bool = False) -> str:
+        """The notice for a failed model call (`started`: after part of the reply came). Only the
+        error's type and status are logged: an error message may quote request details."""
         status = getattr(exc, "status_code", None)
         log.warning("LLM %s call failed: %s%s", stage, type(exc).__name__, f" (HTTP {status})" if status else "")
         timed_out = any("timeout" in t.__name__.lower() for t in type(exc).__mro__)
-        return NOTICE_TIMEOUT if timed_out else NOTICE_UNAVAILABLE
+        return NOTICE_TIMEOUT if timed_out else NOTICE_INTERRUPTED if started else NOTICE_UNAVAILABLE

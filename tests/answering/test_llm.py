@@ -13,6 +13,10 @@ import pytest
 
 from assistant.answering.factory import answer_mode, get_answerer, stream_answer
 from assistant.answering.llm import (
+    NOTICE_ALL_DROPPED,
+    NOTICE_ECHO,
+    NOTICE_EMPTY,
+    NOTICE_INTERRUPTED,
     NOTICE_TIMEOUT,
     NOTICE_UNAVAILABLE,
     NOTICE_UNVERIFIABLE,
@@ -25,7 +29,7 @@ from assistant.answering.llm import (
     standalone_question,
 )
 from assistant.answering.service import Assistant
-from assistant.answering.verify import UNVERIFIED
+from assistant.answering.verify import MARKER, UNVERIFIED, normalize_markers
 from assistant.ingestion.text import split_sentences as sentence_spans
 from assistant.models import Answer
 from assistant.settings import PROJECT_ROOT, Settings
@@ -134,13 +138,15 @@ def test_an_unsupported_sentence_is_marked_or_dropped(make, server, extractive, 
         (Reply(status=500), NOTICE_UNAVAILABLE),
         (Reply(raw=b'{"choices": [{"message": '), NOTICE_UNAVAILABLE),  # malformed JSON
         (Reply(raw=b"<html>bad gateway</html>"), NOTICE_UNAVAILABLE),
-        (Reply(content=None), NOTICE_UNVERIFIABLE),
-        (Reply(""), NOTICE_UNVERIFIABLE),
+        (Reply(raw=b'{"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": []}'), NOTICE_EMPTY),
+        (Reply(content=None), NOTICE_EMPTY),
+        (Reply(""), NOTICE_EMPTY),
+        (Reply("   \n\n"), NOTICE_EMPTY),
         (Reply("#### *** ……"), NOTICE_UNVERIFIABLE),
         (Reply("计划提出优化医疗保障、子女入学等特色服务。"), NOTICE_UNVERIFIABLE),  # no marker at all
         (Reply("计划提出优化医疗保障、子女入学等特色服务[17]。"), NOTICE_UNVERIFIABLE),  # only unknown markers
     ],
-    ids=["http-500", "malformed-json", "not-json", "null-content", "empty", "not-text", "uncited", "unknown-marker"],
+    ids=["http-500", "malformed-json", "not-json", "no-choices", "null-content", "empty", "blank", "not-text", "uncited", "unknown-marker"],
 )
 def test_failures_return_the_extractive_answer_with_a_notice(make, server, extractive, reply, notice):
     base = extractive.run(QUESTION)
@@ -166,6 +172,64 @@ def test_the_model_may_refuse(make, server, extractive):
     a = make().run(QUESTION)
     assert a.refused and a.answer.startswith(REFUSAL) and "相关条款：[1]" in a.answer
     assert ids(a) == ids(base) and a.notice == ""
+
+
+# -- what is shown: enough of it verified, and not the prompt repeated -------------------------------
+SYSTEM_PROMPT = (PROJECT_ROOT / "prompts" / "system.md").read_text(encoding="utf-8")
+
+
+def echo_of_the_rules(n: int) -> str:
+    """What a small base model wrote (Gemma 3 270M): the system prompt's rules back, with markers."""
+    rules = [line.split(". ", 1)[1] for line in SYSTEM_PROMPT.splitlines() if re.match(r"\d\. ", line)]
+    return "\n".join(f"- {rule.rstrip('。')}[{n}]。" for rule in rules[:3])
+
+
+def test_a_reply_that_repeats_the_prompt_is_not_shown(make, server, extractive):
+    base = extractive.run(QUESTION)
+    n = n_of(base, "子女入学")
+    good = f"计划提出优化医疗保障、子女入学、贡献奖励等特色服务[{n}]。"
+    server.script(Reply(echo_of_the_rules(n)), Reply(good + "\n" + echo_of_the_rules(n)))
+    for _ in range(2):  # an echo alone, and an echo after a verified sentence
+        a = make().run(QUESTION)
+        assert a.answer == base.answer and a.notice == NOTICE_ECHO
+
+
+def test_no_prompt_example_passes_as_a_citation():
+    """The prompts' examples use letters ([n][m]): an echoed example cites no clause."""
+    prompts = load_prompts(PROJECT_ROOT / "prompts")
+    for text in (prompts.system, prompts.answer, prompts.clause, prompts.condense):
+        assert not MARKER.search(normalize_markers(text)), text
+
+
+def test_an_answer_mostly_unverified_is_not_shown(make, server, extractive):
+    base = extractive.run(QUESTION)
+    n = n_of(base, "子女入学")
+    good = f"计划提出优化医疗保障、子女入学等特色服务[{n}]。"
+    invented = f"每位人才每年可领取子女教育补贴5万元[{n}]。人才子女可以免试进入市内任何一所重点学校就读[{n}]。"
+    server.script(*[Reply(good + invented)] * 3, Reply(invented))
+    a = make().run(QUESTION)
+    assert a.answer == base.answer and "3 句中 1 句" in a.notice and "要求至少 50%" in a.notice
+    shown = make(llm_min_verified_share=0.3).run(QUESTION)  # the share is a setting
+    assert shown.answer.startswith(good) and shown.answer.count(UNVERIFIED) == 2
+    dropped = make(llm_unverified="drop", llm_min_verified_share=0.3).run(QUESTION)
+    assert dropped.answer == good and "2 句" in dropped.notice
+    # not one verified sentence: never shown, whatever the share setting
+    none = make(llm_min_verified_share=0).run(QUESTION)
+    assert none.answer == base.answer and "3 句中 0 句" not in none.notice and "2 句中 0 句" in none.notice
+
+
+def test_an_answer_emptied_by_dropping_falls_back(make, server, extractive):
+    base = extractive.run(QUESTION)
+    n = n_of(base, "子女入学")
+    server.script(Reply(f"每位人才每年可领取子女教育补贴5万元[{n}]。"))
+    a = make(llm_unverified="drop").run(QUESTION)
+    assert a.answer == base.answer and a.notice == NOTICE_ALL_DROPPED
+
+
+def test_the_share_setting_is_checked():
+    assert Settings().llm_min_verified_share == 0.5
+    with pytest.raises(ValueError):
+        Settings(llm_min_verified_share=1.5)
 
 
 # -- streaming ------------------------------------------------------------------------------------
@@ -220,7 +284,45 @@ def test_a_stream_that_breaks_after_a_sentence_is_replaced_by_the_extractive_ans
     stream = make().stream(QUESTION)
     deltas = list(stream)
     assert deltas == [f"计划提出优化医疗保障、子女入学等特色服务[{n}]。\n"]
-    assert stream.replaced and stream.answer.answer == base.answer and stream.answer.notice == NOTICE_UNAVAILABLE
+    assert stream.replaced and stream.answer.answer == base.answer and stream.answer.notice == NOTICE_INTERRUPTED
+
+
+@pytest.mark.parametrize(
+    "reply, notice",
+    [
+        (Reply(""), NOTICE_EMPTY),
+        (Reply(raw=b'data: {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m", "choices": []}\n\ndata: [DONE]\n\n'), NOTICE_EMPTY),
+        (Reply("计划提出优化医疗保障、子女入学等特色服务。", chunk_chars=4), NOTICE_UNVERIFIABLE),
+    ],
+    ids=["empty", "no-choices", "uncited"],
+)
+def test_a_streamed_reply_is_judged_like_a_whole_one(make, server, extractive, reply, notice):
+    base = extractive.run(QUESTION)
+    server.script(reply)
+    stream = make().stream(QUESTION)
+    assert list(stream) == [base.answer] and not stream.replaced
+    assert stream.answer.notice == notice
+
+
+def test_a_streamed_echo_is_never_shown(make, server, extractive):
+    base = extractive.run(QUESTION)
+    server.script(Reply(echo_of_the_rules(n_of(base, "子女入学")), chunk_chars=3))
+    stream = make().stream(QUESTION)
+    assert list(stream) == [base.answer] and not stream.replaced and stream.answer.notice == NOTICE_ECHO
+
+
+def test_a_stream_that_turns_unfounded_is_replaced(make, server, extractive):
+    """Sentences are shown once the text so far passes; if the rest then fails, the final answer is
+    the extractive one, with the reason, and `replaced` says so."""
+    base = extractive.run(QUESTION)
+    n = n_of(base, "子女入学")
+    good = f"计划提出优化医疗保障、子女入学等特色服务[{n}]。\n"
+    invented = "".join(f"每位人才每年可领取子女教育补贴{k}万元[{n}]。\n" for k in range(1, 5))
+    server.script(Reply(good + invented, chunk_chars=3))
+    stream = make().stream(QUESTION)
+    deltas = list(stream)
+    assert deltas[0] == good and deltas[-1] != base.answer
+    assert stream.replaced and stream.answer.answer == base.answer and "5 句中 1 句" in stream.answer.notice
 
 
 @pytest.mark.parametrize("streaming", [False, True])
