@@ -19,6 +19,7 @@ import jieba
 import pytest
 
 from assistant.answering.llm import NOTICE_TIMEOUT, NOTICE_UNAVAILABLE, NOTICE_UNVERIFIABLE
+from assistant.answering.reply import NOTICE_ECHO, NOTICE_EMPTY
 from assistant.answering.service import Assistant
 from assistant.answering.verify import UNVERIFIED
 from assistant.evaluation.questions import load_questions
@@ -152,7 +153,7 @@ def test_llm_mode_on_the_dev_set_is_no_worse_than_extractive(plan_index, capsys)
     ex, lm = report.systems[0].overall, report.systems[1].overall
     assert report.systems[1].name == "llm:scripted-good"
     written = [a for a in llm.answers[1:] if a.intent == "general" and not a.notice and a.citations]
-    fallbacks = [a for a in llm.answers if any(n in a.notice for n in (NOTICE_UNAVAILABLE, NOTICE_UNVERIFIABLE, NOTICE_TIMEOUT))]
+    fallbacks = [a for a in llm.answers if "已返回抽取式答案" in a.notice]  # every fallback notice ends so
     unverified = [a for a in llm.answers if UNVERIFIED in a.answer]
     with capsys.disabled():
         print(
@@ -163,6 +164,7 @@ def test_llm_mode_on_the_dev_set_is_no_worse_than_extractive(plan_index, capsys)
         )
     # the LLM path really served the general questions, and a faithful model is never overruled
     assert len(asked) >= 40 and len(written) >= 30
-    assert fallbacks == [] and unverified == [], [a.question for a in fallbacks + unverified]
+    assert fallbacks == [] and unverified == [], [(a.question, a.notice) for a in fallbacks + unverified]
+    assert all(n.endswith("已返回抽取式答案。") for n in (NOTICE_TIMEOUT, NOTICE_UNAVAILABLE, NOTICE_UNVERIFIABLE, NOTICE_ECHO, NOTICE_EMPTY))
     assert lm["facts"] >= ex["facts"] - TOLERANCE
     assert lm["citation_precision"] >= ex["citation_precision"] - TOLERANCE

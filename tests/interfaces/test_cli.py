@@ -156,7 +156,7 @@ def test_ask_replaces_a_stream_that_breaks_with_the_extractive_answer(llm_server
     out = capsys.readouterr().out
     before, _, after = out.partition("\n——\n")
     assert before == shown  # streamed before the model broke off (no blank line after it)
-    assert "完善人才科创服务政策体系" in after and "注意：大模型暂不可用，已返回抽取式答案。" in after  # then the extractive answer
+    assert "完善人才科创服务政策体系" in after and "注意：大模型的回答中途中断，已返回抽取式答案。" in after  # then the extractive answer
 
 
 def test_ask_without_llm_settings_is_extractive(plan_index, monkeypatch, capsys):
