@@ -15,19 +15,19 @@ tokens per character than cl100k, so counting with cl100k errs on the safe side.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Generic, TypeVar
 
+from assistant.answering.lexicon import pattern
 from assistant.ingestion.text import split_sentences
 
 log = logging.getLogger(__name__)
 
 TRUNCATED = "…(截断)"
 CHAT_OVERHEAD = 12  # per-message and reply-priming tokens of the chat format, rounded up
-O200K_MODELS = re.compile(r"^(gpt-4o|chatgpt-4o|gpt-4\.1|gpt-4\.5|gpt-5|o1|o3|o4)", re.I)
+O200K_MODELS = pattern("llm.o200k_model")  # case-insensitive, as every lexicon pattern
 
 T = TypeVar("T")
 

@@ -3,7 +3,6 @@
 data blocks, and a condensed follow-up is taken out of the model's reply only when it is usable."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,10 +71,10 @@ def standalone_question(content: object) -> str | None:
     """The condensed question out of a model reply, or None when the reply is unusable."""
     if not isinstance(content, str):
         return None
-    content = re.sub(r"^\s*<think>.*?</think>", "", content, flags=re.S)
+    content = pattern("llm.think_block").sub("", content)
     line = next((l.strip() for l in content.strip().splitlines() if l.strip()), "")
-    line = re.sub(r"^(改写后的问题|完整问题|问题)\s*[:：]\s*", "", line).strip().strip("“”\"'「」")
-    if len(line) < 2 or len(line) > MAX_CONDENSED_CHARS or not re.search(r"[\u3400-\u9fff\w]", line) or HOSTILE.search(line):
+    line = pattern("llm.condensed_prefix").sub("", line).strip().strip("“”\"'「」")
+    if len(line) < 2 or len(line) > MAX_CONDENSED_CHARS or not pattern("wordy").search(line) or HOSTILE.search(line):
         return None
     return clean_question(line)
 

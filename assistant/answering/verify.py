@@ -9,26 +9,27 @@ text says it.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
+from assistant.answering.lexicon import pattern
 from assistant.ingestion.text import fold
 
 UNVERIFIED = "（未核实）"
 SUPPORT_THRESHOLD = 0.6  # share of a sentence's content words the cited clauses must contain
 
 _BRACKETS = str.maketrans({"【": "[", "】": "]", "［": "[", "］": "]"})
-MARKER = re.compile(r"\[(\d{1,3}(?:\s*[,，、]\s*\d{1,3})*)\]")
+MARKER = pattern("llm.marker")
 # a sentence: text up to an end mark (and closing quotes), then any markers written after the mark
-_SENTENCE = re.compile(r"[^。！？!?；;\n]*(?:[。！？!?；;]+[”’」』）)]*)?(?:[ \t]*\[\d{1,3}(?:\s*[,，、]\s*\d{1,3})*\])*[ \t]*\n*")
-_END = re.compile(r"[。！？!?；;]+[”’」』）)]*\s*$")
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])\s*")
-NUMBER = re.compile(r"\d+(?:\.\d+)?%?")
-DEPARTMENT = re.compile(r"团市委|市[\u4e00-\u9fff]{1,8}?(?:局|办|委|部)")
-QUOTED = re.compile(r"[“\"「『《‘]([^”\"」』》’]{1,40})[”\"」』》’]")
+_SENTENCE = pattern("llm.sentence")
+_END = pattern("llm.sentence_end")
+_BULLET = pattern("llm.bullet")
+NUMBER = pattern("llm.number")
+DEPARTMENT = pattern("llm.department")
+QUOTED = pattern("llm.quoted")
+_SEPARATOR = pattern("llm.marker_separator")
 # words an answer uses to talk about the clauses, not claims about policy
 META_WORDS = frozenset(
     """根据 依据 按照 条款 规定 提出 提到 明确 指出 表示 写明 要求 文件 政策 行动计划 本计划 计划中 其中 包括 主要 相关 内容 方面 以及
@@ -58,7 +59,7 @@ class Sentence:
 
     @property
     def markers(self) -> tuple[int, ...]:
-        return tuple(int(n) for group in MARKER.findall(self.text) for n in re.split(r"\s*[,，、]\s*", group))
+        return tuple(int(n) for group in MARKER.findall(self.text) for n in _SEPARATOR.split(group))
 
     @property
     def core(self) -> str:
@@ -90,11 +91,11 @@ def split_sentences(text: str) -> list[Sentence]:
 def is_structural(sentence: Sentence, refusal: str = "") -> bool:
     """A lead-in (“主要措施如下：”) or the prescribed refusal: no claim of its own to check."""
     core = sentence.core
-    if not core or not re.search(r"[\w\u3400-\u9fff]", core):
+    if not core or not pattern("wordy").search(core):
         return True
     if refusal and is_refusal(core, refusal):
         return True
-    return not sentence.markers and bool(re.search(r"[：:]$", core)) and len(core) <= 30 and not NUMBER.search(core)
+    return not sentence.markers and bool(pattern("llm.lead_in").search(core)) and len(core) <= 30 and not NUMBER.search(core)
 
 
 def is_refusal(text: str, refusal: str) -> bool:
@@ -104,7 +105,7 @@ def is_refusal(text: str, refusal: str) -> bool:
 
 
 def numbers(text: str) -> set[str]:
-    return set(NUMBER.findall(re.sub(r"(?<=\d),(?=\d{3})", "", fold(text))))
+    return set(NUMBER.findall(pattern("llm.thousands_comma").sub("", fold(text))))
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ class Check:
 
 
 def _numbers_of(group: str) -> list[int]:
-    return [int(n) for n in re.split(r"\s*[,，、]\s*", group)]
+    return [int(n) for n in _SEPARATOR.split(group)]
 
 
 def check_sentence(
@@ -248,7 +249,7 @@ class IncrementalVerifier:
     are complete — a sentence is complete once text that is not one of its markers follows it —
     and `close` the rest; joined, they equal `report.text` (up to surrounding whitespace)."""
 
-    _PARTIAL_MARKER = re.compile(r"[\s\[\d,，、]*")
+    _PARTIAL_MARKER = pattern("llm.partial_marker")
 
     def __init__(self, check: Callable[[Sentence], Check]) -> None:
         self._check = check

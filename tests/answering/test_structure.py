@@ -32,6 +32,8 @@ def test_patterns_live_in_data_files():
     assert sum(counts.values()) <= 25, counts
     handlers = {name: n for name, n in counts.items() if name.startswith(("handlers/", "service", "plan", "state", "evidence", "knowledge"))}
     assert sum(handlers.values()) == 0, handlers
+    llm_mode = {name: n for name, n in counts.items() if name.startswith(("llm", "verify", "budget", "prompting", "reply", "streaming"))}
+    assert sum(llm_mode.values()) == 0, llm_mode
 
 
 def test_the_counter_sees_a_literal(tmp_path):
