@@ -110,7 +110,9 @@ def test_chat_streams_the_llm_answer_and_shows_the_mode(settings, tmp_path):
     the verified sentences as they arrive, the final message has the cards, the 未核实 mark and the
     notice (escaped); a failed model gives the extractive answer with its notice."""
     with FakeOpenAI() as server:
-        llm = settings.model_copy(update={"llm_base_url": server.base_url, "llm_model": "web-test-model", "llm_api_key": SecretStr("sk-web-SECRET"), "llm_timeout": 5})
+        llm = settings.model_copy(update={"llm_base_url": server.base_url, "llm_model": "web-test-model", "llm_api_key": SecretStr("sk-web-SECRET"), "llm_timeout": 5,
+                                        # one of the two sentences below is invented: shown (marked) only below the default share of 0.5
+                                        "llm_min_verified_share": 0.3})
         web = WebApp(llm, feedback_db=tmp_path / "feedback.sqlite")
         assert web.mode == "大模型：web-test-model" and mode_label(settings) == MODE == "抽取式（不使用大模型）"
         header = next(b.value for b in build_app(llm, feedback_db=tmp_path / "f2.sqlite").blocks.values() if isinstance(b, gr.HTML) and "kp-mode" in (b.value or ""))
