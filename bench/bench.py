@@ -7,6 +7,7 @@ against corpus size. Not a test: run it by hand and paste the table into the REA
     python bench/bench.py table   --work /tmp/bench
     python bench/bench.py embed   --corpus ../shared/corpora/ncp-policy-qa/docs --n 200
     python bench/bench.py parity-data --corpus ../shared/corpora/ncp-policy-qa   # tests/data/e5-parity.npz
+    python bench/bench.py serve   --work /tmp/bench-serve --users 10 --upload big-20mb.txt policy-2mb.docx
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -165,6 +167,164 @@ def cmd_table(args) -> None:
         print(f"| {Path(r['index']).name} | {r['documents']} | {r['clauses']} | {r['open_s']} | {r['p50_ms']} | {r['p95_ms']} | {r['peak_rss_mb']:.0f} |")
 
 
+def _rss_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-len(ordered) * p // 100) - 1)] if ordered else float("nan")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cold_start(index: Path, knowledge: Path, work: Path) -> float:
+    """Seconds from `python app.py` to the first answer through its API (existing index)."""
+    from gradio_client import Client
+
+    port = _free_port()
+    env = dict(os.environ, ASSISTANT_INDEX_DIR=str(index), ASSISTANT_KNOWLEDGE_DIR=str(knowledge), ASSISTANT_PORT=str(port),
+               ASSISTANT_FEEDBACK_DB=str(work / "feedback.sqlite"), GRADIO_ANALYTICS_ENABLED="False")
+    root = Path(__file__).resolve().parent.parent
+    with (work / "app.log").open("w") as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, str(root / "app.py")], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                if proc.poll() is not None or time.perf_counter() - started > 300:
+                    raise RuntimeError((work / "app.log").read_text())
+                try:
+                    client = Client(f"http://127.0.0.1:{port}/", verbose=False, httpx_kwargs={"timeout": 120})
+                except Exception:  # not listening yet
+                    time.sleep(0.2)
+                    continue
+                client.predict("博士后集聚“双百”行动由谁牵头？", [], api_name="/ask")
+                return time.perf_counter() - started
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+def cmd_serve(args) -> None:
+    """The served app: cold start (median of --starts runs of `python app.py`), then --users concurrent
+    users asking dev-set questions through the API while each --upload file goes through the
+    知识库 upload path (a worker process indexes it); latency p50/p95, errors, RSS of the web process
+    and the worker's peak RSS."""
+    from gradio_client import Client
+
+    from assistant.evaluation.questions import load_questions
+    from assistant.interfaces.web import WebApp, build_app, launch_app
+    from assistant.settings import Settings
+    from assistant.uploads import UploadStore
+
+    work = args.work
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    index, knowledge = work / "index", work / "knowledge"
+    shutil.copytree(args.index, index, ignore=shutil.ignore_patterns("uploads", "feedback.sqlite*", "ingest.lock"))
+    shutil.copytree(args.knowledge, knowledge)
+    starts = [cold_start(index, knowledge, work) for _ in range(args.starts)]
+    out: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
+                 "cold_start_s": [round(s, 1) for s in starts], "cold_start_median_s": round(statistics.median(starts), 1) if starts else None}
+
+    settings = Settings(index_dir=index, knowledge_dir=knowledge, feedback_db=work / "feedback.sqlite", max_upload_mb=args.max_upload_mb)
+    demo = build_app(settings)
+    port = _free_port()
+    server = launch_app(demo, port, prevent_thread_lock=True)
+    url = f"http://127.0.0.1:{port}/"
+    questions = [q for q in load_questions(args.questions) if q.answerable and not q.history]
+    Client(url, verbose=False, httpx_kwargs={"timeout": 120}).predict("人才", [], api_name="/ask")  # warm
+    out["rss_warm_mb"] = round(_rss_mb()[0])
+    uploading = threading.Event()
+    uploading.set()
+    latencies: list[float] = []
+    during: list[float] = []
+    errors: list[str] = []  # no answer at all: an exception or an empty text
+    outcomes: dict[str, set[bool]] = {}  # question → refused or not, over every time it was asked
+    lock = threading.Lock()
+
+    def user(i: int) -> None:
+        client = Client(url, verbose=False, httpx_kwargs={"timeout": 300})
+        n = 0
+        while uploading.is_set() or n < args.rounds:
+            q = questions[(i * 37 + n) % len(questions)]
+            n += 1
+            t0 = time.perf_counter()
+            busy = uploading.is_set()
+            refused = None
+            try:
+                result = client.predict(q.question, [], api_name="/ask")
+                problem = None if result["answer"].strip() else f"empty answer: {q.id}"
+                refused = result["refused"]
+            except Exception as exc:  # noqa: BLE001 - counted
+                problem = f"{q.id}: {type(exc).__name__}: {exc}"
+            seconds = time.perf_counter() - t0
+            with lock:
+                latencies.append(seconds)
+                if busy:
+                    during.append(seconds)
+                if problem:
+                    errors.append(problem)
+                if refused is not None:
+                    outcomes.setdefault(q.id, set()).add(refused)
+        client.close()
+
+    threads = [threading.Thread(target=user, args=(i,), daemon=True) for i in range(args.users)]
+    for t in threads:
+        t.start()
+    web = WebApp(settings)  # the 知识库 tab's handler, in this (the web) process
+    store = UploadStore(index)
+    uploads = []
+    for path in args.upload:
+        worker_peak = [0.0]
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                jobs = store.jobs()
+                if jobs and jobs[-1].state == "running" and jobs[-1].pid:
+                    try:
+                        worker_peak[0] = max(worker_peak[0], _rss_mb(jobs[-1].pid)[1])
+                    except (OSError, KeyError):
+                        pass
+                time.sleep(0.5)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t0 = time.perf_counter()
+        result = web.add_file(path)
+        seconds = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        import html as _html
+        import re as _re
+
+        text = _html.unescape(_re.sub(r"<[^>]+>", " ", result.html))
+        uploads.append({"file": path.name, "mb": round(path.stat().st_size / 2**20, 1), "ok": result.ok, "seconds": round(seconds, 1),
+                        "embedded": result.report.embedded if result.report and result.ok else 0,
+                        "worker_peak_rss_mb": round(worker_peak[0]), "message": " ".join(text.split())[:300]})
+    uploading.clear()
+    for t in threads:
+        t.join()
+    server.close()
+    out.update({"users": args.users, "requests": len(latencies), "errors": len(errors), "error_samples": errors[:5],
+                "questions": len(outcomes), "answerable_refused": sorted(q for q, seen in outcomes.items() if seen == {True}),
+                "answered_inconsistently": sorted(q for q, seen in outcomes.items() if len(seen) > 1),
+                "p50_s": round(_percentile(latencies, 50), 2), "p95_s": round(_percentile(latencies, 95), 2),
+                "during_upload_requests": len(during), "during_upload_p95_s": round(_percentile(during, 95), 2),
+                "rss_after_mb": round(_rss_mb()[0]), "peak_rss_mb": round(_rss_mb()[1]), "uploads": uploads})
+    (work / "serve.json").write_text(json.dumps(out, ensure_ascii=False, indent=1))
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -200,6 +360,17 @@ def main() -> None:
     p.add_argument("--queries", type=int, default=100)
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent.parent / "tests" / "data" / "e5-parity.npz")
     p.set_defaults(func=cmd_parity_data)
+    p = sub.add_parser("serve")
+    p.add_argument("--index", type=Path, default=Path(".index"))
+    p.add_argument("--knowledge", type=Path, default=Path("knowledge"))
+    p.add_argument("--questions", type=Path, default=Path("eval/questions.jsonl"))
+    p.add_argument("--work", type=Path, required=True)
+    p.add_argument("--starts", type=int, default=3)
+    p.add_argument("--users", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=5, help="questions per user at least")
+    p.add_argument("--upload", type=Path, nargs="*", default=[])
+    p.add_argument("--max-upload-mb", type=float, default=25)
+    p.set_defaults(func=cmd_serve)
     args = parser.parse_args()
     args.func(args)
 

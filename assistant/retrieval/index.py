@@ -20,7 +20,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,7 +32,9 @@ from assistant.ingestion import SUPPORTED_SUFFIXES, LoadError, parse_file
 from assistant.ingestion.departments import DepartmentRegistry
 from assistant.ingestion.text import split_sentences
 from assistant.models import Clause, DocumentMeta, FileError, Indicator, IngestReport
-from assistant.retrieval.cache import EmbeddingCache
+from assistant.retrieval import cost
+from assistant.retrieval.cost import MIN_SENTENCE_CHARS
+from assistant.retrieval.cache import EmbeddingCache, text_hash
 from assistant.retrieval.embedders import Embedder, get_embedder
 from assistant.settings import Settings
 
@@ -42,7 +44,6 @@ PARSER_VERSION = 4  # bump when parsing changes: unchanged files are parsed agai
 INDEX_VERSION = 2  # bump when what gets embedded changes (2: sentence vectors); builds are redone from the cache
 COLLECTION_PREFIX = "kb-"
 SENTENCE_SUFFIX = "-sentences"
-MIN_SENTENCE_CHARS = 6  # shorter pieces are headings and list labels: no meaning of their own to embed
 
 
 class IndexError_(RuntimeError):
@@ -356,9 +357,12 @@ def ingest_configured(
     embedder_spec: str | None = None,
     rebuild: bool = False,
     progress: bool = True,
+    max_file_passages: int | None = None,
+    extra_files: list[Path] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
-    """`ingest` with every parameter from the settings (the CLI's flags may name other directories
-    or another embedder), so the CLI, the app's start-up and its uploads build alike."""
+    """`ingest` with every parameter from the settings (the CLI's flags may name other directories,
+    another embedder or another passage limit), so the CLI, the app's start-up and its uploads build alike."""
     return ingest(
         Path(knowledge_dir or settings.knowledge_dir),
         Path(index_dir or settings.index_dir),
@@ -373,6 +377,9 @@ def ingest_configured(
         progress=progress,
         chroma_url=settings.chroma_url,
         sentence_vectors=settings.sentence_vectors,
+        max_file_passages=max_file_passages or settings.max_file_passages,
+        extra_files=extra_files,
+        on_progress=on_progress,
     )
 
 
@@ -389,11 +396,19 @@ def ingest(
     chroma_url: str | None = None,
     sentence_vectors: bool = True,
     keep_serving_embedder: bool = False,
+    max_file_passages: int | None = None,
+    extra_files: list[Path] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Bring the index in line with the knowledge directory, embedding only new or changed text.
     Without `sentence_vectors` only clauses are embedded (a build searches without them). Vectors of
     two embedders never share a build: with `keep_serving_embedder` a build made by another embedder
-    goes on with its own (and the report's notice says how to switch); without it, that is refused."""
+    goes on with its own (and the report's notice says how to switch); without it, that is refused.
+
+    A new or changed file that would add more than `max_file_passages` passages to embed is refused
+    (a FileError, as for a bad file; None: no limit). `extra_files` are indexed as if they were in the
+    knowledge directory (an upload, moved there only once its build serves); `on_progress(done, total)`
+    follows the embedding."""
     started = time.perf_counter()
     embedder = get_embedder(embedder_spec)
     report = IngestReport(index_dir=str(index_dir))
@@ -435,7 +450,9 @@ def ingest(
         indicators: dict[str, list[Indicator]] = {}
         fresh: list[str] = []
         paths: dict[str, Path] = {}
-        for path in knowledge_files(knowledge_dir):
+        counter = _PassageCounter(index_dir, embedder.name, max_file_passages, sentence_vectors)
+        indexed = _docs_of(serving)  # a file indexed once skips the rough check: its vectors are mostly cached
+        for path in knowledge_files(knowledge_dir) + list(extra_files or []):
             doc = path.stem
             if doc in paths:
                 report.errors.append(FileError(path=str(path), message=f"已跳过：另一个文件 {paths[doc].name} 的文件名相同（another file already has the name {doc!r}）"))
@@ -448,7 +465,10 @@ def ingest(
                     docs[doc], clauses[doc], indicators[doc] = previous, old_clauses[doc], old_indicators.get(doc, [])
                     report.unchanged.append(doc)
                     continue
-                parsed = parse_file(path, max_chars=max_chars, window_chars=window_chars)
+                parsed = parse_file(path, max_chars=max_chars, window_chars=window_chars, check=counter.check_text(max_chars) if doc not in indexed else None)
+                if path.parent != knowledge_dir and path in (extra_files or []):  # known by where it will live
+                    parsed.meta.path = str(knowledge_dir / path.name)
+                counter.check(parsed)
             except LoadError as exc:
                 report.errors.append(FileError(path=str(path), message=str(exc)))
                 if previous is not None and doc in old_clauses:  # keep the last good version serving
@@ -458,6 +478,7 @@ def ingest(
             clauses[doc], indicators[doc] = parsed.clauses, parsed.indicators
             fresh.append(doc)
             (report.changed if doc in known else report.new).append(doc)
+        counter.close()
         report.removed = sorted(known - set(docs))
         report.documents = len(docs)
         report.clauses = sum(len(v) for v in clauses.values())
@@ -486,7 +507,7 @@ def ingest(
             per_sentence = [(c, title, n, text) for c, title in to_add for n, text in enumerate(sentence_passages(c))] if sentence_vectors else []
             cache = EmbeddingCache(index_dir / "embeddings.sqlite")
             try:
-                bar = _progress_bar(progress)
+                bar = _progress_bar(progress, on_progress)
                 vectors, report.embedded = cache.embed(
                     embedder.name,
                     texts + [text for *_, text in per_sentence],
@@ -566,6 +587,12 @@ def _add_in_batches(collection, ids: list[str], vectors: np.ndarray, documents: 
         )
 
 
+def _docs_of(build: Path | None) -> set[str]:
+    if build is None:
+        return set()
+    return set(Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8")).docs)
+
+
 def _collections_of(build: Path | None) -> set[str]:
     if build is None:
         return set()
@@ -593,19 +620,56 @@ def _sha256(path: Path) -> str:
         raise LoadError(f"无法读取文件（cannot read file: {exc.strerror}）") from exc
 
 
+class _PassageCounter:
+    """Applies the per-file passage limit (assistant/retrieval/cost.py): a rough count off the raw text
+    refuses a huge new file before it is parsed, the exact one after, net of what the cache already
+    holds (so a file indexed once, e.g. with a raised limit, is not refused when it is parsed again)."""
+
+    def __init__(self, index_dir: Path, embedder: str, limit: int | None, sentence_vectors: bool) -> None:
+        self.limit, self.embedder, self.sentence_vectors = limit, embedder, sentence_vectors
+        self.cache = EmbeddingCache(index_dir / "embeddings.sqlite") if limit is not None else None
+
+    def check_text(self, max_chars: int) -> Callable[[str], None] | None:
+        if self.limit is None:
+            return None
+        return lambda text: cost.check_text(text, limit=self.limit, max_chars=max_chars, sentence_vectors=self.sentence_vectors)
+
+    def check(self, parsed) -> None:
+        if self.cache is None:
+            return
+        texts = [passage_text(c, parsed.meta.title) for c in parsed.clauses]
+        sentences = [t for c in parsed.clauses for t in sentence_passages(c)] if self.sentence_vectors else []
+        hashes = {text_hash(t) for t in texts + sentences}
+        cached = len(texts) + len(sentences) - (len(hashes) - self.cache.count_known(self.embedder, hashes))
+        cost.check_passages(len(texts), len(sentences), cached, limit=self.limit)
+
+    def close(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
 class _Progress:
     """A tqdm bar opened once the number of passages to embed is known (cache hits excluded)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_progress: Callable[[int, int], None] | None = None, bar: bool = True) -> None:
         self.bar = None
+        self.show_bar = bar
+        self.on_progress = on_progress
+        self.done = self.total = 0
 
     def start(self, total: int) -> None:
-        if total:
+        self.total = total
+        if self.on_progress:
+            self.on_progress(0, total)
+        if total and self.show_bar:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc="embedding", unit="passage", mininterval=0.5, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
+        self.done += n
+        if self.on_progress:
+            self.on_progress(self.done, self.total)
         if self.bar is not None:
             self.bar.update(n)
 
@@ -614,5 +678,5 @@ class _Progress:
             self.bar.close()
 
 
-def _progress_bar(enabled: bool) -> _Progress | None:
-    return _Progress() if enabled else None
+def _progress_bar(enabled: bool, on_progress: Callable[[int, int], None] | None = None) -> _Progress | None:
+    return _Progress(on_progress, bar=enabled) if enabled or on_progress else None

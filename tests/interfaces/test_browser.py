@@ -185,7 +185,8 @@ def test_end_to_end_in_chromium(site, browser, tmp_path):
     upload = tmp_path / "青年创客.txt"
     upload.write_text(UPLOADED, encoding="utf-8")
     driver.find_element(By.CSS_SELECTOR, "#kp-upload input[type=file]").send_keys(str(upload))
-    wait(driver, lambda d: "已加入知识库" in d.find_element(By.ID, "kp-upload-status").text, 60, "upload not ingested")
+    # a sanity bound: the upload is indexed by a worker process, which takes seconds to start on a busy machine
+    wait(driver, lambda d: "已加入知识库" in d.find_element(By.ID, "kp-upload-status").text, 240, "upload not ingested")
     assert (kb / "青年创客.txt").exists()
     docs = driver.find_element(By.ID, "kp-docs").text
     assert f"关于支持青年创客{XSS}的若干措施" in docs
@@ -234,7 +235,8 @@ def test_cold_start(plan_index_copy, tmp_path, report_measurement):
         answer = None
         while answer is None:
             assert proc.poll() is None, (tmp_path / "app.log").read_text()
-            assert time.perf_counter() - started < 60, "the app did not answer within 60 s"
+            # a sanity bound: 24-42 s measured with the machine at load 11 (bench/bench.py serve); it went past 60 s at load 23
+            assert time.perf_counter() - started < 240, "the app did not answer within 240 s"
             try:
                 client = Client(f"http://127.0.0.1:{port}/", verbose=False, httpx_kwargs=CLIENT_HTTPX)
             except Exception:  # not listening yet
@@ -325,3 +327,32 @@ def test_eval_tab_runs_the_dev_set_in_chromium(site, browser, tmp_path, monkeypa
     driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", driver.find_element(By.ID, "kp-eval-misses"))
     time.sleep(0.5)
     shot(driver, "12-eval-misses")
+
+
+def test_a_too_large_upload_is_refused_in_chinese_in_the_tab(plan_index_copy, tmp_path, browser):
+    """The browser refuses a file over max_file_size before sending it (Gradio's own check, an English
+    toast): the tab says so in Chinese, and nothing reaches the knowledge base."""
+    from assistant.interfaces.web import build_app, launch_app
+    from assistant.settings import Settings
+
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    shutil.copy(PLAN, kb)
+    demo = build_app(Settings(knowledge_dir=kb, index_dir=plan_index_copy, max_upload_mb=1), feedback_db=tmp_path / "fb.sqlite")
+    port = free_port()
+    server = launch_app(demo, port, prevent_thread_lock=True)
+    try:
+        driver = browser
+        driver.get(f"http://127.0.0.1:{port}/")
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#kp-question textarea"), 60, "the page did not load")
+        tab(driver, "知识库")
+        big = tmp_path / "汇编.txt"
+        big.write_bytes("政策".encode("utf-8") * 400_000)  # 2.3 MB
+        driver.find_element(By.CSS_SELECTOR, "#kp-upload input[type=file]").send_keys(str(big))
+        status = wait(driver, lambda d: "文件过大" in d.find_element(By.ID, "kp-upload-status").text and d.find_element(By.ID, "kp-upload-status"), 30,
+                      "no Chinese message for a too-large file")
+        assert "汇编.txt" in status.text and "2.3 MB" in status.text and "上传上限为 1.0 MB" in status.text
+        shot(driver, "09-upload-too-large")
+        assert sorted(p.name for p in kb.iterdir()) == [PLAN.name]
+    finally:
+        server.close()
