@@ -9,6 +9,8 @@ import json
 import logging
 import os
 import re
+import tempfile
+import uuid
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -34,7 +36,7 @@ from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import BindError, WarmUp, check_binding, ensure_index  # noqa: E402,F401  (re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, knowledge_files  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, ingest_configured, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.uploads import UploadJob, UploadStore  # noqa: E402
@@ -104,11 +106,88 @@ CSS = """
 .kp-table { border-collapse: collapse; width: 100%; font-size: .92em; }
 .kp-table th, .kp-table td { border: 1px solid #e5e7eb; padding: .3em .5em; text-align: left; vertical-align: top; }
 .kp-table th { background: #f3f4f6; }
-.kp-measures td:nth-child(-n+2), .kp-measures th { white-space: nowrap; }
+.kp-measures { table-layout: fixed; }
+.kp-measures td, .kp-measures th { overflow-wrap: anywhere; word-break: break-word; }
+.kp-dept .kp-measures col.kp-narrow { width: 4.5em; }
+.kp-legend { font-size: .78em; color: #6b7280; margin-bottom: .2em; }
+.kp-ref { cursor: pointer; }
+.kp-card.kp-flash { outline: 2px solid #1d4ed8; }
+.kp-kind { cursor: help; }
+@media (max-width: 640px) {
+  /* the phone: the chat grows with its messages and the page scrolls, not a box inside the page */
+  #kp-chat { height: auto !important; max-height: none !important; }
+  #kp-chat .bubble-wrap, #kp-chat > div { height: auto !important; max-height: none !important; overflow: visible !important; }
+  .kp-table { font-size: .85em; }
+}
 .kp-examples button { font-size: .88em !important; }
 .kp-examples-label { font-weight: 600; font-size: .9em; margin-top: .4em; }
 .kp-more > summary { cursor: pointer; color: #6b7280; font-size: .85em; margin: .2em 0; }
 """
+
+
+# A click on [n] in an answer scrolls to that answer's card n (opening the folds it is in). Delegated
+# from the document: the chat re-renders its messages as they stream.
+HEAD = """<script>
+document.addEventListener('click', function (event) {
+  var ref = event.target.closest && event.target.closest('.kp-ref');
+  if (!ref) return;
+  var message = ref.closest('.kp-msg');
+  var n = (ref.textContent.match(/\\d+/) || [])[0];
+  var card = message && n && message.querySelector('.kp-card.kp-c' + n);
+  if (!card) return;
+  event.preventDefault();
+  for (var node = card.parentElement; node && node !== message; node = node.parentElement) {
+    if (node.tagName === 'DETAILS') node.open = true;
+  }
+  card.scrollIntoView({block: 'center'});
+  card.classList.add('kp-flash');
+  setTimeout(function () { card.classList.remove('kp-flash'); }, 1500);
+});
+</script>"""
+# Gradio picks the language of its own texts ("Drop File Here", "Use via API") from the browser's
+# locale, read as its code loads. This app speaks Chinese to everyone: the page says it is zh-CN before
+# Gradio's code runs, so Gradio shows its bundled zh-CN translations whatever the browser's language.
+LOCALE_SHIM = (
+    "<script>Object.defineProperty(Navigator.prototype,'language',{get:function(){return 'zh-CN'}});"
+    "Object.defineProperty(Navigator.prototype,'languages',{get:function(){return ['zh-CN','zh']}});</script>"
+)
+
+
+# Gradio's own texts its bundled zh-CN lacks (the chat's status line showed the key "common.complete")
+I18N = gr.I18n(**{"zh-CN": {"common.complete": "完成"}, "en": {"common.complete": "完成"}})
+
+
+class ChinesePage:
+    """ASGI middleware: the page itself (GET /) is marked zh-CN and gets LOCALE_SHIM first in <head>.
+    Every other response (the queue's event streams, files, /v1) passes untouched."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET" or scope.get("path") != "/":
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            if any(k.lower() == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                text = body.decode("utf-8")
+                text = re.sub(r'<html lang="[^"]*"', '<html lang="zh-CN"', text, count=1)
+                body = text.replace("<head>", "<head>" + LOCALE_SHIM, 1).encode("utf-8")
+            await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, capture)
 
 
 def mode_label(settings: Settings) -> str:
@@ -279,6 +358,25 @@ class WebApp:
         self.feedback.add(record["question"], record["answer"], record["citations"], record.get("rating", "none"), text)
         return R.notice_html("意见已保存，谢谢！", "ok"), ""
 
+    def export_markdown(self, state: dict[str, Any] | None) -> str:
+        """The conversation as Markdown: each question, its answer and its cited clauses with their ids."""
+        state = state or new_chat_state()
+        records = [state["answers"][k] for k in sorted(state["answers"], key=int)]
+        try:
+            docs = self.index().docs
+        except IndexError_:
+            docs = {}
+        return R.conversation_markdown(records, docs, TITLE, time.strftime("%Y-%m-%d %H:%M"))
+
+    def export_file(self, state: dict[str, Any] | None) -> tuple[str | None, str]:
+        """A Markdown file of the conversation to download, or a message when there is none yet."""
+        if not (state or {}).get("answers"):
+            return None, R.notice_html("还没有对话可以导出：请先提问。", "error")
+        folder = Path(tempfile.mkdtemp(prefix="kunshan-chat-"))
+        path = folder / f"对话记录-{time.strftime('%Y%m%d-%H%M%S')}.md"
+        path.write_text(self.export_markdown(state), encoding="utf-8")
+        return str(path), R.notice_html(f"已导出 {len(state['answers'])} 轮问答（含引用条款），可在下方下载。", "ok")
+
     # -- 部门 -----------------------------------------------------------------------------------
     def department_rows(self) -> dict[str, DepartmentRow]:
         return {r.name: r for r in department_table(self.index().clauses)}
@@ -289,11 +387,15 @@ class WebApp:
         return index.whole(first) if first else None
 
     def department_view(self, name: str | None) -> str:
-        if not name:
+        if not name or not name.strip():
             return R.notice_html("请选择一个部门。")
-        row = self.department_rows().get(name)
+        name = name.strip()
+        rows = self.department_rows()
+        row = rows.get(name) or rows.get(self.index().departments.resolve(name))  # a short form: 市人社局
         if row is None:
-            return R.notice_html(f"已收录的文件中没有部门“{name}”。", "error")
+            like = [n for n in rows if name in n or n in name][:5]
+            hint = f"相近的部门：{'、'.join(like)}。" if like else "请从下拉列表中选择，或输入部门全称、简称。"
+            return R.notice_html(f"没有找到部门“{name}”：已收录的文件中没有这个部门。{hint}", "error")
         docs = self.index().docs
         rows = []
         for role, refs in (("牵头", row.leads), ("配合", row.cooperates)):
@@ -304,11 +406,14 @@ class WebApp:
                 rows.append([role, ref.clause_id, R.collapsible(R.measure_name(ref.title), text), doc_title])
         alias = f'<div class="kp-meta">又称：{R.esc("、".join(row.aliases))}</div>' if row.aliases else ""
         head = f"<h3>{R.esc(row.name)}</h3>{alias}" + R.notice_html(f"牵头 {len(row.leads)} 项，配合 {len(row.cooperates)} 项。点击举措名称查看条款全文。")
-        return '<div class="kp-dept">' + head + R.table_html(["角色", "条款", "举措", "文件"], rows, raw_columns=[2], css_class="kp-measures") + "</div>"
+        return '<div class="kp-dept">' + head + R.table_html(["角色", "条款", "举措", "文件"], rows, raw_columns=[2], css_class="kp-measures kp-dept-measures") + "</div>"
 
     def measure_choices(self) -> list[tuple[str, str]]:
-        clauses = [c for c in self.index().clauses if c.window == 0 and (c.lead_units or c.coop_units)]
-        return [(f"{c.clause_id} {R.measure_name(c.title)}", f"{c.doc}::{c.clause_id}") for c in clauses]
+        """`四.(五).19 深化对台人才科创合作 —《…人才科创工作…》`: the picker names each measure's document."""
+        index = self.index()
+        clauses = [c for c in index.clauses if c.window == 0 and (c.lead_units or c.coop_units)]
+        short = {d: R.short_title(m.title) for d, m in index.docs.items()}
+        return [(f"{c.clause_id} {R.measure_name(c.title)} —《{short.get(c.doc, c.doc)}》", f"{c.doc}::{c.clause_id}") for c in clauses]
 
     def measure_view(self, key: str | None) -> str:
         if not key or "::" not in key:
@@ -320,7 +425,9 @@ class WebApp:
         names = self.index().departments
         lead = "、".join(dict.fromkeys(names.resolve(u) for u in clause.lead_units)) or "未写明"
         coop = "、".join(dict.fromkeys(names.resolve(u) for u in clause.coop_units)) or "未写明"
-        rows = [["牵头单位", lead], ["配合单位", coop], ["条款", f"{clause.clause_id}（{clause.title}）"]]
+        docs = self.index().docs
+        document = docs[doc].title if doc in docs else doc
+        rows = [["牵头单位", lead], ["配合单位", coop], ["条款", f"{clause.clause_id}（{clause.title}）"], ["文件", f"《{document}》"]]
         return (
             '<div class="kp-measure">'
             + R.table_html([], rows, css_class="kp-measures")
@@ -351,9 +458,6 @@ class WebApp:
             if i.unit == unit and _number(i.value) is not None
         ]
         return pd.DataFrame(rows, columns=["指标", "目标值", "分组"])
-
-    def chart(self, unit: str | None) -> gr.BarPlot:
-        return gr.BarPlot(value=self.chart_frame(unit), y_title=f"目标值（{unit or ''}）")
 
     # -- 知识库 ---------------------------------------------------------------------------------
     def docs_table(self) -> str:
@@ -422,6 +526,60 @@ class WebApp:
         progress(1.0, desc="完成")
         return UploadResult(ok=True, html=R.ingest_summary(job.report, added=target.name), saved=str(target), report=job.report)
 
+    def document_choices(self) -> list[tuple[str, str]]:
+        return [(f"{R.short_title(m.title, 40)}（{Path(m.path).name if m.path else d}）", d) for d, m in sorted(self.index().docs.items())]
+
+    def clauses_view(self, doc: str | None) -> str:
+        """A document's clauses: id, heading path and the full text (folded)."""
+        if not doc:
+            return R.notice_html("选择一个文件，查看它的条款及条款编号。")
+        index = self.index()
+        if doc not in index.docs:
+            return R.notice_html("这个文件已不在知识库中。", "error")
+        rows = []
+        for c in index.clauses:
+            if c.doc == doc and c.window == 0:
+                whole = index.whole(c)
+                rows.append([c.clause_id, R.collapsible(c.title or "（无标题）", whole.text if whole else c.text)])
+        head = R.notice_html(f"《{index.docs[doc].title}》共 {len(rows)} 条。点击标题查看条款全文；问答中的“条款：…”即这里的编号。")
+        return head + R.table_html(["条款编号", "标题与全文"], rows, raw_columns=[1], css_class="kp-measures kp-clauses")
+
+    def ask_remove(self, doc: str | None) -> tuple[str, bool]:
+        """The confirmation step: (the question to confirm, whether the confirm button shows)."""
+        if not doc:
+            return R.notice_html("请先选择要删除的文件。", "error"), False
+        meta = self.index().docs.get(doc)
+        if meta is None:
+            return R.notice_html("这个文件已不在知识库中。", "error"), False
+        name = Path(meta.path).name if meta.path else doc
+        return R.notice_html(f"确定从知识库删除《{meta.title}》（{name}）吗？文件将被移除，索引随之重建；问答不再引用它。", "error"), True
+
+    def remove_file(self, doc: str | None, progress: Callable[..., Any] | None = None) -> UploadResult:
+        """Remove a document: its file leaves the knowledge directory and the index is rebuilt; the new
+        build replaces the old one only once complete (a failed rebuild puts the file back)."""
+        if not doc:
+            return UploadResult(ok=False, html=R.notice_html("请先选择要删除的文件。", "error"))
+        meta = self.index().docs.get(doc)
+        path = self.knowledge_dir / Path(meta.path).name if meta and meta.path else None  # only ever a file of this folder
+        if meta is None or path is None or not path.is_file():
+            return UploadResult(ok=False, html=R.notice_html("这个文件已不在知识库中。", "error"))
+        if not self._upload_lock.acquire(blocking=False):
+            return UploadResult(ok=False, html=R.notice_html("另一个文件正在入库，请稍后再试。", "error"))
+        try:
+            (progress or (lambda *a, **k: None))(0.1, desc="重建索引")
+            # hidden while the index is rebuilt (ingest skips dot files); deleted once the new build serves
+            parked = path.with_name(f".removing-{uuid.uuid4().hex}-{path.name}")
+            os.replace(path, parked)
+            try:
+                report = ingest_configured(self.settings, knowledge_dir=self.knowledge_dir, index_dir=self.index_dir, progress=True)
+            except IndexError_ as exc:
+                os.replace(parked, path)
+                return UploadResult(ok=False, html=R.notice_html(f"未能重建索引，文件未删除：{exc}", "error"))
+            parked.unlink(missing_ok=True)
+        finally:
+            self._upload_lock.release()
+        return UploadResult(ok=True, html=R.notice_html(f"已删除：《{meta.title}》（{path.name}）", "ok") + R.ingest_summary(report), report=report)
+
     def _target_path(self, name: str, source: Path) -> Path | None:
         """Where to save: the name itself, or name-2, name-3 … when taken (a document is known by its
         file stem). None when a file of that name already has the same content."""
@@ -450,11 +608,12 @@ class WebApp:
                 gr.Dropdown(choices=self.measure_choices(), value=None),
                 self.goals_table(),
                 gr.Dropdown(choices=units, value=unit),
-                self.chart(unit),
+                time.time_ns(),  # the chart's redraw trigger
+                gr.Dropdown(choices=self.document_choices(), value=None),
             )
         except IndexError_ as exc:
             message = R.notice_html(index_problem(exc), "info" if isinstance(exc, NoIndexError) else "error")
-            return (message + self.failed_uploads(), gr.Dropdown(choices=[]), gr.Dropdown(choices=[]), message, gr.Dropdown(choices=[]), gr.BarPlot(value=None))
+            return (message + self.failed_uploads(), gr.Dropdown(choices=[]), gr.Dropdown(choices=[]), message, gr.Dropdown(choices=[]), time.time_ns(), gr.Dropdown(choices=[]))
 
 
 def too_large(name: str, size: int, limit_mb: float) -> str:
@@ -501,16 +660,28 @@ def build_app(settings: Settings, feedback_db: Path | None = None, warm_up: Warm
             with gr.Tab("目标", id="goals"):
                 goals, unit, chart = _goals_tab(app)
             with gr.Tab("知识库", id="knowledge"):
-                docs, upload, upload_status = _knowledge_tab(app)
+                docs, upload, upload_status, doc_picker, removal = _knowledge_tab(app)
             with gr.Tab("评测", id="eval"):
                 eval_tab(app)
-        view_outputs = [docs, dept, measure, goals, unit, chart]
+        view_outputs = [docs, dept, measure, goals, unit, chart, doc_picker]
 
         def on_upload(file: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
             result = app.add_file(file, progress)
             return (result.html, None, *app.views())
 
-        upload.upload(on_upload, upload, [upload_status, upload, *view_outputs], api_visibility="private")
+        def on_remove(name: str | None, progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple:
+            result = app.remove_file(name, progress)
+            return (result.html, gr.Row(visible=False), "", *app.views())
+
+        def starting(file: str | None) -> str:  # the previous file's result must not stay on screen
+            name = Path(file).name if file else ""
+            return R.notice_html(f"正在校验并入库：{name} …" if name else "正在处理…")
+
+        upload.upload(starting, upload, upload_status, api_visibility="private", queue=False).then(
+            on_upload, upload, [upload_status, upload, *view_outputs], api_visibility="private")
+        upload.clear(lambda: "", None, upload_status, api_visibility="private", queue=False)
+        confirm, confirm_row, remove_status, clauses = removal
+        confirm.click(on_remove, doc_picker, [remove_status, confirm_row, clauses, *view_outputs], api_visibility="private")
         demo.load(app.views, None, view_outputs, api_visibility="private")
         gr.api(_ask_endpoint(app), api_name="ask", concurrency_id=ANSWER_QUEUE, concurrency_limit=ANSWER_CONCURRENCY)
     demo.web_app = app  # type: ignore[attr-defined]  # server_app mounts /v1 on the same WebApp
@@ -533,14 +704,16 @@ def _chat_tab(app: WebApp) -> None:
     state = gr.State(new_chat_state())
     chatbot = gr.Chatbot(
         label="对话",
+        show_label=False,  # the tab says what it is; a label over the chat covered its first message on the phone
         elem_id="kp-chat",
         height=560,
         latex_delimiters=[],  # policy text is not LaTeX; "$" must stay a dollar sign
         feedback_options=("Like", "Dislike"),
         placeholder="请输入关于昆山人才科创政策的问题，或点击下方的示例问题。",
     )
+    feedback_status = gr.HTML(elem_id="kp-feedback-status")  # right under the chat, where the 👍/👎 was clicked
     with gr.Row():
-        question = gr.Textbox(placeholder="例如：博士后集聚“双百”行动由谁牵头？", show_label=False, scale=8, elem_id="kp-question", autofocus=True)
+        question = gr.Textbox(label="问题", placeholder="例如：博士后集聚“双百”行动由谁牵头？", show_label=False, scale=8, elem_id="kp-question", autofocus=True)
         send = gr.Button("发送", variant="primary", scale=1, elem_id="kp-send")
         reset = gr.Button("新对话", scale=1, elem_id="kp-new")
     examples = []
@@ -551,7 +724,10 @@ def _chat_tab(app: WebApp) -> None:
     with gr.Accordion("对最近的回答提意见（可选）", open=False):
         comment = gr.Textbox(label="意见", placeholder="哪里不准确、缺了什么？", lines=2, elem_id="kp-comment")
         send_comment = gr.Button("提交意见", size="sm")
-    feedback_status = gr.HTML(elem_id="kp-feedback-status")
+    with gr.Row():
+        export = gr.Button("导出对话记录（.md 文件，含引用条款）", size="sm", elem_id="kp-export")
+    export_status = gr.HTML(elem_id="kp-export-status")
+    export_file = gr.File(label="对话记录", visible=False, interactive=False, elem_id="kp-export-file")
 
     chat_io = dict(inputs=[question, state], outputs=[chatbot, question, state], show_progress="minimal", concurrency_id=ANSWER_QUEUE,
                    concurrency_limit=ANSWER_CONCURRENCY)
@@ -560,6 +736,12 @@ def _chat_tab(app: WebApp) -> None:
     for button, text in examples:
         button.click(lambda t=text: t, None, question, api_visibility="private").then(app.chat, api_visibility="private", **chat_io)
     reset.click(lambda: ([], "", new_chat_state(), ""), None, [chatbot, question, state, feedback_status], api_visibility="private")
+
+    def on_export(st: dict[str, Any] | None) -> tuple:
+        path, note = app.export_file(st)
+        return gr.File(value=path, visible=path is not None), note
+
+    export.click(on_export, state, [export_file, export_status], api_visibility="private")
     chatbot.clear(lambda: (new_chat_state(), ""), None, [state, feedback_status], api_visibility="private")
     chatbot.like(app.like, state, [feedback_status, state], api_visibility="private")
     send_comment.click(app.comment, [comment, state], [feedback_status, comment], api_visibility="private")
@@ -569,7 +751,8 @@ def _departments_tab(app: WebApp) -> tuple[gr.Dropdown, gr.Dropdown]:
     gr.Markdown("按部门查看：它牵头和配合的举措。按举措查看：牵头和配合单位。")
     with gr.Row():
         with gr.Column():
-            dept = gr.Dropdown(label="部门", choices=[], elem_id="kp-dept")
+            # a typed name that is no option still reaches department_view, which says 没有找到
+            dept = gr.Dropdown(label="部门（可输入名称或简称）", choices=[], allow_custom_value=True, elem_id="kp-dept")
             dept_out = gr.HTML(elem_id="kp-dept-view")
         with gr.Column():
             measure = gr.Dropdown(label="举措", choices=[], elem_id="kp-measure")
@@ -579,16 +762,23 @@ def _departments_tab(app: WebApp) -> tuple[gr.Dropdown, gr.Dropdown]:
     return dept, measure
 
 
-def _goals_tab(app: WebApp) -> tuple[gr.HTML, gr.Dropdown, gr.BarPlot]:
+def _goals_tab(app: WebApp) -> tuple[gr.HTML, gr.Dropdown, gr.State]:
     gr.Markdown("到2025年的量化目标（来自文件正文的“总体目标”）。图表只把**同一单位**的指标放在一起比较。")
     unit = gr.Dropdown(label="图表单位", choices=[], elem_id="kp-unit")
-    chart = gr.BarPlot(x="指标", y="目标值", color="分组", x_title="指标", sort="-y", x_label_angle=-30, height=420, elem_id="kp-chart")
+    drawn = gr.State(0)  # views() sets a new value after each rebuild of the index: the chart is drawn again
+
+    # A new plot for each unit: an updated gr.BarPlot took the new frame and the new axis title but kept
+    # drawing the previous unit's bars (1700 under "%") until the window was resized.
+    @gr.render(inputs=[unit, drawn], triggers=[unit.change, drawn.change], concurrency_limit=1)  # two at once collide on block ids
+    def draw(chosen: str | None, _: int) -> None:
+        gr.BarPlot(app.chart_frame(chosen), x="指标", y="目标值", color="分组", x_title="指标", y_title=f"目标值（{chosen or ''}）",
+                   sort="-y", x_label_angle=-30, height=420, elem_id="kp-chart")
+
     goals = gr.HTML(elem_id="kp-goals")
-    unit.change(app.chart, unit, chart, api_visibility="private")
-    return goals, unit, chart
+    return goals, unit, drawn
 
 
-def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
+def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML, gr.Dropdown, tuple]:
     gr.Markdown(
         f"上传政策文件（{'、'.join(UPLOAD_TYPES)}，不超过 {app.settings.max_upload_mb:g} MB）：在单独的入库进程中校验、估算并建立索引，"
         f"成功后才存入知识库；未通过的文件不会加入知识库，原因列在下方。单个文件最多新增 {app.settings.max_file_passages:,} 段向量（约 10 分钟）。"
@@ -598,7 +788,31 @@ def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML]:
     status = gr.HTML(elem_id="kp-upload-status")
     gr.Markdown("**已收录的文件**")
     docs = gr.HTML(elem_id="kp-docs")
-    return docs, upload, status
+    gr.Markdown("**查看或删除文件**")
+    with gr.Row():
+        doc = gr.Dropdown(label="文件", choices=[], scale=4, elem_id="kp-doc")
+        remove = gr.Button("删除这个文件", variant="stop", size="sm", scale=1, elem_id="kp-remove")
+    with gr.Row(visible=False) as confirm_row:
+        confirm = gr.Button("确认删除", variant="stop", size="sm", elem_id="kp-remove-confirm")
+        cancel = gr.Button("取消", size="sm", elem_id="kp-remove-cancel")
+    remove_status = gr.HTML(elem_id="kp-remove-status")
+    clauses = gr.HTML(elem_id="kp-clauses")
+
+    def on_ask(name: str | None) -> tuple:
+        text, ok = app.ask_remove(name)
+        return text, gr.Row(visible=ok)
+
+    def on_pick(name: str | None) -> tuple:
+        # another file chosen: the question about the previous one goes. Emptied after a removal:
+        # its 已删除 stays. (One handler: a second could run after a 删除 click and wipe its question.)
+        if not name:
+            return app.clauses_view(name), gr.skip(), gr.skip()
+        return app.clauses_view(name), "", gr.Row(visible=False)
+
+    doc.change(on_pick, doc, [clauses, remove_status, confirm_row], api_visibility="private")
+    remove.click(on_ask, doc, [remove_status, confirm_row], api_visibility="private")
+    cancel.click(lambda: (R.notice_html("已取消，文件未删除。"), gr.Row(visible=False)), None, [remove_status, confirm_row], api_visibility="private")
+    return docs, upload, status, doc, (confirm, confirm_row, remove_status, clauses)  # build_app wires the removal: it refreshes every tab
 
 
 # -- serving --------------------------------------------------------------------------------------------
@@ -610,9 +824,10 @@ def server_app(demo: gr.Blocks, host: str = HOST, port: int = DEFAULT_PORT) -> F
     openai_api.install(app, web, key, ANSWER_CONCURRENCY)
     demo.queue(default_concurrency_limit=1)  # uploads and evaluations: one at a time
     limit = getattr(demo, "max_upload_bytes", None)
+    app.add_middleware(ChinesePage)
     return gr.mount_gradio_app(
-        app, demo, path="/", server_name=host, server_port=port, css=CSS, ssr_mode=False, show_error=True, footer_links=["api"],
-        head=UPLOAD_JS.replace("LIMIT", str(limit or 0)), max_file_size=limit,
+        app, demo, path="/", server_name=host, server_port=port, css=CSS, head=HEAD + UPLOAD_JS.replace("LIMIT", str(limit or 0)), i18n=I18N,
+        ssr_mode=False, show_error=True, footer_links=["api"], max_file_size=limit,
     )
 
 

@@ -183,8 +183,56 @@ def prune_runs(root: Path, keep: int = KEEP_RUNS) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+class KBDocument(BaseModel):
+    """A document of the knowledge base a run answered from."""
+
+    doc: str
+    title: str
+    file: str
+    sha256: str
+    clauses: int
+
+
+class KnowledgeBase(BaseModel):
+    """What a run was scored against: the serving build and its documents with their content hashes."""
+
+    build: str
+    documents: list[KBDocument]
+
+
+def knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The build that serves now: the run answers from it (an upload meanwhile swaps in a new one only
+    for questions asked afterwards, and the run is then reported against the build it started on)."""
+    from assistant.retrieval.retriever import open_searcher
+
+    index = open_searcher(Path(settings.index_dir)).index
+    counts: dict[str, int] = {}
+    for c in index.clauses:
+        if c.window == 0:
+            counts[c.doc] = counts.get(c.doc, 0) + 1
+    docs = [
+        KBDocument(doc=d, title=m.title, file=Path(m.path).name if m.path else d, sha256=m.sha256, clauses=counts.get(d, 0))
+        for d, m in sorted(index.docs.items())
+    ]
+    return KnowledgeBase(build=Path(index.build).name, documents=docs)
+
+
+def knowledge_markdown(kb: KnowledgeBase) -> str:
+    lines = ["", "## 知识库", "", f"评测所用的索引版本：`{kb.build}`，文件 {len(kb.documents)} 个。", "",
+             "| 文件 | 标题 | 条款数 | 内容 SHA-256 |", "|---|---|---|---|"]
+    lines += [f"| {d.file} | {d.title} | {d.clauses} | `{d.sha256}` |" for d in kb.documents]
+    return "\n".join(lines) + "\n"
+
+
+def knowledge_html(kb: KnowledgeBase) -> str:
+    rows = [[d.file, d.title, str(d.clauses), d.sha256[:12]] for d in kb.documents]
+    table = R.table_html(["文件", "标题", "条款数", "内容哈希（SHA-256 前 12 位）"], rows, css_class="kp-measures")
+    return f'<div class="kp-eval-block"><h3>评测所用的知识库（{len(kb.documents)} 个文件）</h3>{table}</div>'
+
+
 class EvalRun(BaseModel):
     report: EvalReport
+    knowledge: KnowledgeBase | None = None
     out_dir: Path
     report_md: Path
     metrics_json: Path
@@ -208,8 +256,8 @@ def run_eval(
     """Score the questions with the named systems and write the report, charts and a zip of them."""
     started = time.perf_counter()
     report_progress = progress if progress is not None else (lambda *a, **k: None)  # gr.Progress is falsy (len 0)
-    report_progress(0.0, desc="加载评测系统…")
-    systems = build_systems(list(system_names), Path(settings.index_dir), Path(settings.knowledge_dir), settings)
+    kb = knowledge_base(settings)
+    systems = _load_systems(list(system_names), settings, report_progress)
 
     def step(done: int, total: int, name: str) -> None:  # one bar per system: "bm25-only（系统 2/3）: 17 / 200 题"
         per_system = len(questions)
@@ -225,6 +273,9 @@ def run_eval(
         "".join(q.model_dump_json(exclude_defaults=True) + "\n" for q in questions), encoding="utf-8"
     )
     report_md = write_report(report, out)
+    with report_md.open("a", encoding="utf-8") as fh:  # which documents the numbers are about
+        fh.write(knowledge_markdown(kb))
+    (out / "knowledge_base.json").write_text(kb.model_dump_json(indent=1), encoding="utf-8")
     charts = [out / name for name in ("systems.png", "latency.png", "categories.png") if (out / name).exists()]
     zip_path = out / f"eval-report-{out.name}.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -233,9 +284,38 @@ def run_eval(
                 zf.write(path, arcname=path.name)
     prune_runs(root)
     return EvalRun(
-        report=report, out_dir=out, report_md=report_md, metrics_json=out / "metrics.json", charts=charts,
+        report=report, knowledge=kb, out_dir=out, report_md=report_md, metrics_json=out / "metrics.json", charts=charts,
         zip_path=zip_path, seconds=time.perf_counter() - started,
     )
+
+
+def _load_systems(names: list[str], settings: Settings, progress: Progress) -> list:
+    """Build the systems and answer one question with each, so the models and indexes they open are
+    loaded before the first scored question; the bar says which system loads and for how long (this
+    took half a minute at 0% before)."""
+    import threading
+
+    systems = build_systems(names, Path(settings.index_dir), Path(settings.knowledge_dir), settings)
+    for i, system in enumerate(systems):
+        done = threading.Event()
+        failed: list[BaseException] = []
+
+        def warm(system=system) -> None:
+            try:
+                system.run("人才", [])
+            except BaseException as exc:  # raised again below, in the handler's thread
+                failed.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=warm, name=f"eval-load-{system.name}", daemon=True).start()
+        started = time.monotonic()
+        while not done.wait(0.5):
+            progress((i, len(systems)), desc=f"加载评测系统 {system.name}（{i + 1}/{len(systems)}，已用 {time.monotonic() - started:.0f} 秒）", unit="个系统")
+        if failed:
+            raise failed[0]
+        progress((i + 1, len(systems)), desc=f"已加载 {system.name}", unit="个系统")
+    return systems
 
 
 # -- HTML -----------------------------------------------------------------------------------------------
@@ -307,12 +387,9 @@ def misses_html(report: EvalReport, limit: int = MISSES_SHOWN) -> str:
 
 def summary_html(run: EvalRun, described: str) -> str:
     names = "、".join(s.name for s in run.report.systems)
-    try:
-        where = str(run.out_dir.relative_to(PROJECT_ROOT))
-    except ValueError:
-        where = str(run.out_dir)
+    kb = f"知识库 {len(run.knowledge.documents)} 个文件（见下方列表）；" if run.knowledge else ""
     return R.notice_html(
-        f"评测完成：{run.report.questions}，{described}；系统：{names}；用时 {run.seconds:.1f} 秒。报告已写入 {where}，可在下方下载。",
+        f"评测完成：{run.report.questions}，{described}；系统：{names}；{kb}用时 {run.seconds:.1f} 秒。报告（{run.out_dir.name}）可在下方下载。",
         "ok",
     )
 
@@ -326,12 +403,30 @@ class EvalView(BaseModel):
     metrics: str = ""
     categories: str = ""
     charts: list[str] = []
+    plots: dict[str, list] = {}  # rows of the native charts (plot_rows)
     misses: str = ""
     downloads: list[str] = []
     run: EvalRun | None = None
 
     def outputs(self) -> tuple:
-        return (self.status, self.metrics, self.categories, self.charts or None, self.misses, self.downloads or None)
+        return (self.status, self.metrics, self.categories, self.plots, self.misses, self.downloads or None)
+
+
+CHART_METRICS = ("hit@1", "hit@5", "facts", "citation_precision", "refusal_accuracy", "false_refusal")
+
+
+def plot_rows(report: EvalReport) -> dict[str, list]:
+    """The rows of the page's native charts: each system's headline metrics, and hit@1 per category."""
+    many = len(report.systems) > 1
+    overall = [
+        {"指标": f"{m}｜{s.name}" if many else m, "数值": round(float(s.overall[m]), 3), "系统": s.name}
+        for m in CHART_METRICS for s in report.systems if s.overall.get(m) is not None
+    ]
+    first = report.systems[0] if report.systems else None
+    categories = [
+        {"类别": c, "hit@1": round(float(v["hit@1"]), 3)} for c, v in (first.by_category.items() if first else []) if v.get("hit@1") is not None
+    ]
+    return {"overall": overall, "categories": categories, "system": [first.name] if first else []}
 
 
 class EvalTab:
@@ -386,9 +481,10 @@ class EvalTab:
         return EvalView(
             ok=True,
             status=summary_html(run, describe(questions)),
-            metrics=metrics_html(run.report),
+            metrics=(knowledge_html(run.knowledge) if run.knowledge else "") + metrics_html(run.report),
             categories=categories_html(run.report),
             charts=[str(p) for p in run.charts],
+            plots=plot_rows(run.report),
             misses=misses_html(run.report),
             downloads=run.downloads,
             run=run,
@@ -412,14 +508,28 @@ def eval_tab(app: Any, out_root: Path | None = None) -> EvalTab:
                 choices=tab.choices(), value=DEFAULT_SYSTEMS, label="评测的系统（基线可选）", elem_id="kp-eval-systems"
             )
             run_upload = gr.Button("评测上传的文件", variant="primary", elem_id="kp-eval-run-upload")
-            run_dev = gr.Button(f"评测内置开发集（{DEV_SET.name}）", elem_id="kp-eval-run-dev")
+            run_dev = gr.Button("评测内置开发集", elem_id="kp-eval-run-dev")
     status = gr.HTML(R.notice_html("选择要评测的系统，然后上传题目文件或评测内置开发集。进度按题显示在这里。"), min_height=80, elem_id="kp-eval-status")
     metrics = gr.HTML(elem_id="kp-eval-metrics")
-    charts = gr.Gallery(label="图表", columns=3, height="auto", object_fit="contain", interactive=False, elem_id="kp-eval-charts")
+    plots = gr.State({})
+
+    # drawn anew for each run: an updated plot keeps showing its old bars (see the 目标 tab)
+    @gr.render(inputs=[plots], triggers=[plots.change], concurrency_limit=1)
+    def draw(rows: dict) -> None:
+        if not rows or not rows.get("overall"):
+            return
+        import pandas as pd
+
+        with gr.Row(elem_id="kp-eval-charts"):
+            gr.BarPlot(pd.DataFrame(rows["overall"]), x="指标", y="数值", color="系统", title="各系统的总体指标（越高越好，误拒率越低越好）",
+                       x_title="指标", y_title="数值（0–1）", y_lim=[0, 1], x_label_angle=-30, height=360, elem_id="kp-eval-plot-overall")
+            if rows.get("categories"):
+                gr.BarPlot(pd.DataFrame(rows["categories"]), x="类别", y="hit@1", title=f"各类别的首条命中率（{rows['system'][0]}）",
+                           x_title="类别", y_title="hit@1", y_lim=[0, 1], x_label_angle=-30, height=360, elem_id="kp-eval-plot-categories")
     categories = gr.HTML(elem_id="kp-eval-categories")
     misses = gr.HTML(elem_id="kp-eval-misses")
-    downloads = gr.File(label="下载报告（zip：report.md、metrics.json、图表、题目）", file_count="multiple", interactive=False, elem_id="kp-eval-download")
-    outputs = [status, metrics, categories, charts, misses, downloads]
+    downloads = gr.File(label="下载报告（压缩包：报告、指标、图表、题目和所用知识库）", file_count="multiple", interactive=False, elem_id="kp-eval-download")
+    outputs = [status, metrics, categories, plots, misses, downloads]
 
     def on_dev(chosen: list[str], progress: gr.Progress = gr.Progress()) -> tuple:
         return tab.run("dev", None, chosen, progress).outputs()

@@ -25,7 +25,7 @@ def esc(text: object) -> str:
 def _inline(line: str) -> str:
     # [n] markers become superscripts; the pattern matches digits only, so nothing escaped is undone;
     # 未核实 marks are set off (a constant string, the same escaped or not)
-    html_line = REF.sub(r'<sup class="kp-ref">[\1]</sup>', esc(line))
+    html_line = REF.sub(r'<sup class="kp-ref" title="跳到条款 [\1]">[\1]</sup>', esc(line))
     return html_line.replace(UNVERIFIED, f'<span class="kp-unverified">{UNVERIFIED}</span>')
 
 
@@ -84,17 +84,30 @@ def highlight(text: str, quotes: Iterable[str]) -> str:
     return "".join(out)
 
 
-def citation_card(citation: Citation, meta: DocumentMeta | None) -> str:
-    """Document title, clause path, 文号 and 状态, and the full clause (collapsed) with quotes marked."""
-    title = citation.doc_title or (meta.title if meta else citation.doc)
+KINDS = {  # the badge of a card, and what it means (shown as its tooltip and in the legend)
+    "引用": "回答摘录了这一条款的原句",
+    "相关": "与问题相关、供参考的条款，回答未直接摘录",
+}
+CARDS_SHOWN = 3  # more cited clauses than this (a long list answer) are folded: the cards look alike
+
+
+def document_facts(meta: DocumentMeta | None) -> list[str]:
     number = meta.get("文号") if meta else ""
     status = meta.get("状态") if meta else ""
-    facts = [f"文号：{esc(number or '未注明')}", f"状态：{esc(status or '未注明')}", f"条款：{esc(citation.clause_id)}"]
+    return [f"文号：{esc(number or '未注明')}", f"状态：{esc(status or '未注明')}"]
+
+
+def citation_card(citation: Citation, meta: DocumentMeta | None, with_document: bool = True) -> str:
+    """Clause path and id, and the full clause (collapsed) with quotes marked; the document's title,
+    文号 and 状态 too unless the card list names the one document they all come from
+    (`with_document=False`). The card's class kp-c<n> is what its [n] marker scrolls to."""
+    title = citation.doc_title or (meta.title if meta else citation.doc)
     kind = "引用" if citation.quotes else "相关"
+    facts = (document_facts(meta) if with_document else []) + [f"条款：{esc(citation.clause_id)}"]
+    doc = f' <span class="kp-doc">《{esc(title)}》</span>' if with_document else ""
     return (
-        '<div class="kp-card">'
-        f'<div class="kp-card-head"><span class="kp-n">[{citation.n}]</span> <span class="kp-kind">{kind}</span> '
-        f'<span class="kp-doc">《{esc(title)}》</span></div>'
+        f'<div class="kp-card kp-c{citation.n}">'
+        f'<div class="kp-card-head"><span class="kp-n">[{citation.n}]</span> <span class="kp-kind" title="{KINDS[kind]}">{kind}</span>{doc}</div>'
         f'<div class="kp-path">{esc(citation.title)}</div>'
         f'<div class="kp-meta">{" ｜ ".join(facts)}</div>'
         f'<details class="kp-details"><summary>查看条款全文</summary>'
@@ -104,21 +117,29 @@ def citation_card(citation: Citation, meta: DocumentMeta | None) -> str:
 
 
 def citations_html(citations: Sequence[Citation], docs: dict[str, DocumentMeta], answer: str = "") -> str:
-    """Cards of the clauses the answer quotes or refers to ([n]); the other related clauses folded away."""
+    """Cards of the clauses the answer quotes or refers to ([n]), the first few open and the others
+    folded, then the other related clauses folded away. When every clause comes from one document,
+    its title, 文号 and 状态 are said once above the cards instead of on each."""
     if not citations:
         return ""
     referred = {int(n) for n in REF.findall(answer)}
     main = [c for c in citations if c.quotes or c.n in referred] or list(citations[:1])
     rest = [c for c in citations if c not in main]
-    cards = "".join(citation_card(c, docs.get(c.doc)) for c in main)
-    more = (
-        f'<details class="kp-more"><summary>其他相关条款（{len(rest)}）</summary>'
-        + "".join(citation_card(c, docs.get(c.doc)) for c in rest)
-        + "</details>"
-        if rest
-        else ""
-    )
-    return f'<div class="kp-cites"><div class="kp-cites-label">引用条款</div>{cards}{more}</div>'
+    one_doc = len({c.doc for c in citations}) == 1
+    card = lambda c: citation_card(c, docs.get(c.doc), with_document=not one_doc)
+    cards = "".join(card(c) for c in main[:CARDS_SHOWN])
+    if len(main) > CARDS_SHOWN:
+        cards += f'<details class="kp-more"><summary>其余 {len(main) - CARDS_SHOWN} 条引用条款</summary>' + "".join(card(c) for c in main[CARDS_SHOWN:]) + "</details>"
+    if rest:
+        cards += f'<details class="kp-more"><summary>其他相关条款（{len(rest)}）</summary>' + "".join(card(c) for c in rest) + "</details>"
+    label = "引用条款"
+    if one_doc:
+        first = citations[0]
+        meta = docs.get(first.doc)
+        title = first.doc_title or (meta.title if meta else first.doc)
+        label += f'：均出自《{esc(title)}》（{"，".join(document_facts(meta))}）'
+    legend = "；".join(f"「{k}」{v}" for k, v in KINDS.items())
+    return f'<div class="kp-cites"><div class="kp-cites-label">{label}</div><div class="kp-legend">{legend}。点击回答中的 [n] 可跳到对应条款。</div>{cards}</div>'
 
 
 def message_html(answer: str, citations: Sequence[Citation] = (), docs: dict[str, DocumentMeta] | None = None, notice: str = "") -> str:
@@ -129,6 +150,7 @@ def message_html(answer: str, citations: Sequence[Citation] = (), docs: dict[str
 def notice_html(text: str, kind: str = "info") -> str:
     """A short status line; kind is one of info, ok, error (a CSS class, never user text)."""
     kind = kind if kind in ("info", "ok", "error") else "info"
+    text = chinese_reason(text) if kind == "error" else text  # the page says why in Chinese only
     return f'<div class="kp-notice kp-{kind}">{esc(text)}</div>'
 
 
@@ -144,6 +166,38 @@ def table_html(headers: Sequence[str], rows: Iterable[Sequence[str]], raw_column
 
 def collapsible(summary: str, text: str) -> str:
     return f'<details class="kp-details"><summary>{esc(summary)}</summary><div class="kp-text">{esc(text)}</div></details>'
+
+
+_ENGLISH_ASIDE = re.compile(r"（[^（）\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e]*[A-Za-z]{3}[^（）\u3000-\u303f\u4e00-\u9fff\uff01-\uff5e]*）")
+
+
+def chinese_reason(message: str) -> str:
+    """A load or index error for the page: the English reason in parentheses, which the CLI and logs
+    keep for searching, is dropped (`空文件，0 字节（empty file: 0 bytes）` → `空文件，0 字节`)."""
+    return _ENGLISH_ASIDE.sub("", message).strip() or message
+
+
+def short_title(title: str, limit: int = 24) -> str:
+    return title if len(title) <= limit else title[: limit - 1] + "…"
+
+
+def conversation_markdown(records: Sequence[dict], docs: dict[str, DocumentMeta], heading: str, when: str) -> str:
+    """A conversation as Markdown: question, answer (its [n] markers kept) and the cited clauses with
+    their document, clause id, heading path and text. `records` are the chat's answer records."""
+    lines = [f"# {heading}：对话记录", "", f"导出时间：{when}　共 {len(records)} 轮问答", ""]
+    for i, record in enumerate(records, start=1):
+        lines += [f"## 第 {i} 问：{record['question'].strip() or '（空）'}", "", record["answer"].strip(), ""]
+        if record["citations"]:
+            lines += ["**引用条款**", ""]
+        for c in record["citations"]:
+            meta = docs.get(c["doc"])
+            title = meta.title if meta else c["doc"]
+            number = f"，{meta.get('文号')}" if meta and meta.get("文号") else ""
+            lines.append(f"- [{c['n']}] 《{title}》{number}　条款 {c['clause_id']}：{c['title']}")
+            text = " ".join(c["text"].split())
+            lines.append(f"  > {text}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def measure_name(title: str) -> str:
@@ -173,7 +227,7 @@ def ingest_summary(report: IngestReport, added: str | None = None) -> str:
 def file_errors_html(errors: Sequence[FileError]) -> str:
     if not errors:
         return ""
-    items = "".join(f"<li><b>{esc(_basename(e.path))}</b>：{esc(e.message)}</li>" for e in errors)
+    items = "".join(f"<li><b>{esc(_basename(e.path))}</b>：{esc(chinese_reason(e.message))}</li>" for e in errors)
     return f'<div class="kp-notice kp-error">以下文件未能入库：<ul>{items}</ul></div>'
 
 

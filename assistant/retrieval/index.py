@@ -664,7 +664,7 @@ class _Progress:
         if total and self.show_bar:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc="embedding", unit="passage", mininterval=0.5, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc="计算向量", unit="条", mininterval=0.5, dynamic_ncols=True)
 
     def update(self, n: int) -> None:
         self.done += n

@@ -146,7 +146,9 @@ def test_end_to_end_in_chromium(site, browser, tmp_path):
     message = wait(driver, lambda d: (d.find_elements(By.CSS_SELECTOR, "#kp-chat .kp-msg .kp-card") or [None])[0], 30, "no citation card")
     shot(driver, "02-answer")
     card = next(c for c in driver.find_elements(By.CSS_SELECTOR, "#kp-chat .kp-card") if "条款：四.(二).5" in c.text)
-    assert "昆办发〔2022〕67号" in card.text and "有效" in card.text and "推进人才培养群英计划" in card.text
+    assert "推进人才培养群英计划" in card.text
+    label = message.find_element(By.XPATH, "./ancestor::*[contains(@class, 'kp-msg')]").find_element(By.CSS_SELECTOR, ".kp-cites-label").text
+    assert "昆办发〔2022〕67号" in label and "有效" in label  # the one document, named once above its cards
     details = card.find_element(By.CSS_SELECTOR, "details")
     text = details.find_element(By.CSS_SELECTOR, ".kp-text")
     assert not text.is_displayed()
@@ -313,11 +315,17 @@ def test_eval_tab_runs_the_dev_set_in_chromium(site, browser, tmp_path, monkeypa
     categories = driver.find_element(By.ID, "kp-eval-categories").text
     assert all(c in categories for c in ("lead", "followup", "unanswerable"))
     assert "assistant：未命中" in driver.find_element(By.ID, "kp-eval-misses").text
-    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#kp-eval-charts img")) >= 3, 30, "the charts are not shown")
+    # native plots with Chinese titles; the documents the run used, with their hashes
+    wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#kp-eval-charts [aria-roledescription=bar]")) >= 5, 60, "the charts are not shown")
+    assert "各系统的总体指标" in driver.find_element(By.ID, "kp-eval-charts").text
+    metrics = driver.find_element(By.ID, "kp-eval-metrics").text
+    assert "评测所用的知识库（1 个文件）" in metrics and "kunshan-talent-plan-2022-2025.md" in metrics
+    assert "/" not in driver.find_element(By.ID, "kp-eval-status").text.split("报告")[-1]  # no server path
     links = wait(driver, lambda d: [a for a in d.find_elements(By.CSS_SELECTOR, "#kp-eval-download a") if ".zip" in (a.get_attribute("href") or "")], 30, "no zip to download")
     with urllib.request.urlopen(links[0].get_attribute("href"), timeout=30) as response:  # the page's own loopback server
         with zipfile.ZipFile(io.BytesIO(response.read())) as zf:
-            assert {"report.md", "metrics.json", "systems.png", "latency.png", "categories.png"} <= set(zf.namelist())
+            assert {"report.md", "metrics.json", "systems.png", "latency.png", "categories.png", "knowledge_base.json"} <= set(zf.namelist())
+            assert "## 知识库" in zf.read("report.md").decode("utf-8")
             assert json.loads(zf.read("metrics.json"))["systems"][0]["overall"]["hit@1"] == pytest.approx(hit1, abs=5e-4)
     assert [p.name.startswith("web-") for p in out_root.iterdir()] == [True]
     assert_no_alert(driver)

@@ -72,7 +72,7 @@ def _check(question, channel: str, result) -> str | None:
             return f"no answer: {bot[:120]!r}"
         if not question.answerable:
             return None if any(r in text for r in REFUSALS) else f"expected a refusal, got {text[:80]!r}"
-        if 'class="kp-card"' not in bot:
+        if 'class="kp-card ' not in bot:
             return f"no citation cards: {text[:80]!r}"
     missing = [f for f in question.facts if f not in text]
     return f"missing {missing}: {text[:80]!r}" if missing else None

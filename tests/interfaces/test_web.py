@@ -76,7 +76,7 @@ def test_ask_and_chat_through_the_api(served):
     text = lambda m: "".join(part["text"] for part in m["content"]) if isinstance(m["content"], list) else m["content"]
     messages, box = client.predict("市委台办牵头哪些工作？", api_name="/chat")
     bot = text(messages[1])
-    assert "深化对台人才科创合作" in bot and 'class="kp-card"' in bot and "<details" in bot and box == ""
+    assert "深化对台人才科创合作" in bot and 'class="kp-card ' in bot and "<details" in bot and box == ""
     # the session keeps the conversation; markup in a question is shown as text
     messages, _ = client.predict(f"{XSS}<script>alert(2)</script>", api_name="/chat")
     assert len(messages) == 4
@@ -284,7 +284,7 @@ def test_rendering_escapes_everything():
     assert f"<mark>{R.esc(XSS)}引用句。</mark>" in card and "&lt;script&gt;B" in card
     assert "\n" not in card
     answer = R.answer_html("第一行[1]\n- 甲<b>[2]\n- 乙")
-    assert answer.count("<li>") == 2 and '<sup class="kp-ref">[1]</sup>' in answer and "&lt;b&gt;" in answer
+    assert answer.count("<li>") == 2 and '<sup class="kp-ref" title="跳到条款 [1]">[1]</sup>' in answer and "&lt;b&gt;" in answer
     assert R.quote_spans("abcabc", ["bc", "ca", ""]) == [(1, 6)]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NCP, ROOT, need
+from tests.conftest import NCP, PLAN, ROOT, need
 
 gr = pytest.importorskip("gradio")
 
@@ -67,7 +67,9 @@ def test_run_matches_the_runner_and_writes_real_files(tab, settings, out_root, t
     assert run.report.metric("hit@1") >= 0.75
 
     # per question progress, with the system's name
-    counted = [(v, desc) for v, desc in steps if isinstance(v, tuple)]
+    loading = [desc for v, desc in steps if "加载" in (desc or "")]
+    assert loading[-1] == "已加载 bm25-only" and "已加载 assistant" in loading  # the systems load before the first question
+    counted = [(v, desc) for v, desc in steps if isinstance(v, tuple) and "加载" not in (desc or "")]
     assert counted[0] == ((1, 5), "assistant（系统 1/2）") and counted[4] == ((5, 5), "assistant（系统 1/2）")
     assert counted[5] == ((1, 5), "bm25-only（系统 2/2）") and len(counted) == 10
 
@@ -93,7 +95,14 @@ def test_run_matches_the_runner_and_writes_real_files(tab, settings, out_root, t
         metrics = json.loads(zf.read("metrics.json"))
         assert metrics["systems"][0]["overall"]["hit@1"] == run.report.metric("hit@1")
         assert "## 系统对比" in zf.read("report.md").decode("utf-8")
+        # which knowledge base the numbers are about: its build and each document's content hash
+        kb = json.loads(zf.read("knowledge_base.json"))
+        assert [d["file"] for d in kb["documents"]] == [PLAN.name] and len(kb["documents"][0]["sha256"]) == 64
+        assert kb["documents"][0]["sha256"] in zf.read("report.md").decode("utf-8")
         assert len(load_questions_from_bytes(zf.read("questions.jsonl"), tmp_path)) == len(SAMPLE_IDS)
+    assert "评测所用的知识库（1 个文件）" in view.metrics and kb["documents"][0]["sha256"][:12] in view.metrics
+    assert str(out_root) not in view.status  # no server path on the page
+    assert [r["指标"] for r in view.plots["overall"]][:2] == ["hit@1｜assistant", "hit@1｜bm25-only"]
 
 
 def load_questions_from_bytes(data: bytes, tmp_path: Path) -> list:
@@ -141,7 +150,7 @@ def test_bad_files_get_a_clear_message(tab, out_root, tmp_path, content, message
     view = tab.run("upload", str(path), ["assistant"])
     assert not view.ok
     assert "kp-error" in view.status and message in html.unescape(view.status), view.status
-    assert view.outputs()[1:] == ("", "", None, "", None)
+    assert view.outputs()[1:] == ("", "", {}, "", None)
     assert not out_root.exists()  # nothing ran, nothing was written
 
 
