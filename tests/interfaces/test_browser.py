@@ -160,7 +160,7 @@ def test_end_to_end_in_chromium(site, browser, tmp_path):
     shot(driver, "03-card-open")
 
     # 👍 on the answer is acknowledged
-    driver.find_elements(By.CSS_SELECTOR, '#kp-chat button[aria-label="Like"]')[-1].click()
+    driver.find_elements(By.CSS_SELECTOR, '#kp-chat button[aria-label="赞"], #kp-chat button[aria-label="Like"]')[-1].click()  # 赞 in the zh-CN page
     wait(driver, lambda d: "已记录" in d.find_element(By.ID, "kp-feedback-status").text, 10, "feedback not acknowledged")
 
     # 部门: 市委台办 leads 深化对台人才科创合作
