@@ -481,7 +481,7 @@ class EvalTab:
         return EvalView(
             ok=True,
             status=summary_html(run, describe(questions)),
-            metrics=(knowledge_html(run.knowledge) if run.knowledge else "") + metrics_html(run.report),
+            metrics=metrics_html(run.report) + (knowledge_html(run.knowledge) if run.knowledge else ""),
             categories=categories_html(run.report),
             charts=[str(p) for p in run.charts],
             plots=plot_rows(run.report),

@@ -225,7 +225,7 @@ def test_corrupt_upload_is_rejected_and_not_added(web, settings, tmp_path):
     empty.write_bytes(b"")
     wrong = tmp_path / "notes.exe"
     wrong.write_bytes(b"MZ")
-    for path, message in ((bad_pdf, "PDF"), (bad_docx, ".docx"), (empty, "empty file"), (wrong, "不支持的文件类型")):
+    for path, message in ((bad_pdf, "PDF"), (bad_docx, ".docx"), (empty, "空文件"), (wrong, "不支持的文件类型")):
         result = web.add_file(path)
         assert not result.ok and message in result.html and "kp-error" in result.html, result.html
     assert sorted(p.name for p in settings.knowledge_dir.iterdir()) == before
@@ -252,7 +252,7 @@ def test_upload_names_do_not_collide(web, settings, tmp_path):
 def test_departments_tab(web):
     view = web.department_view("市委台办")
     assert "深化对台人才科创合作" in view and "四.(五).19" in view and "牵头" in view and "<details" in view
-    assert "已收录的文件中没有部门" in web.department_view("不存在局")
+    assert "没有找到部门“不存在局”" in web.department_view("不存在局")
     key = next(v for label, v in web.measure_choices() if "深化对台人才科创合作" in label)
     measure = web.measure_view(key)
     assert "市委台办" in measure and "团市委" in measure
