@@ -168,7 +168,7 @@ def test_knowledge_tab_in_chinese_remove_and_browse(site, browser, tmp_path):
     driver = browser
     open_app(driver, url, DESKTOP)
     tab(driver, "知识库")
-    upload_text = driver.find_element(By.ID, "kp-upload").text
+    upload_text = wait(driver, lambda d: (d.find_elements(By.ID, "kp-upload") or [None])[0], 30, "no upload box").text
     assert "Drop File Here" not in upload_text and "拖放" in upload_text  # Gradio's own texts, in Chinese
 
     # a bad file: the reason in Chinese, no English or exception names
