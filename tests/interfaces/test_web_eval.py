@@ -81,6 +81,7 @@ def test_run_matches_the_runner_and_writes_real_files(tab, settings, out_root, t
     for category in ("lead", "followup", "unanswerable"):
         assert f"<td>{category}</td>" in view.categories
     assert "最差的未命中" in view.misses and "assistant：未命中" in view.misses
+    assert "bm25-only：未命中" in view.misses  # every system's misses, not only the assistant's
     assert "评测完成" in view.status and "5 题" in view.status
 
     # the files: a fresh web-<timestamp> directory, real PNG charts, the zip for download
