@@ -14,7 +14,7 @@ import pytest
 from tests.interfaces.test_browser import ask, browser, shot, site, wait  # noqa: F401  (fixtures)
 
 webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import ElementClickInterceptedException  # noqa: E402
+from selenium.common.exceptions import ElementClickInterceptedException, StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
@@ -52,6 +52,7 @@ return Array.from(arguments[0].querySelectorAll('*')).filter(e => {
   return r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1);
 }).map(e => e.tagName + ':' + (e.textContent || '').slice(0, 30));
 """
+STALE_RETRIES = 5
 BARS_JS = "return Array.from(document.querySelectorAll('#kp-chart [aria-roledescription=bar]')).map(e => e.getAttribute('aria-label'))"
 
 
@@ -63,6 +64,15 @@ def open_app(driver, url: str, size: tuple[int, int]) -> None:
 
 def tab(driver, label: str) -> None:
     """Open a tab; on the phone the tabs that do not fit are in Gradio's overflow menu (…)."""
+    for _ in range(STALE_RETRIES):
+        try:
+            return _open_tab(driver, label)
+        except StaleElementReferenceException:  # Gradio re-rendered the tab bar while it was read
+            time.sleep(0.5)
+    return _open_tab(driver, label)
+
+
+def _open_tab(driver, label: str) -> None:
     shown = [b for b in driver.find_elements(By.CSS_SELECTOR, "button[role=tab]") if b.is_displayed() and b.text.strip() == label]
     if shown:
         shown[0].click()
