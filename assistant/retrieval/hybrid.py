@@ -24,6 +24,7 @@ class Hit(BaseModel):
     dense: float = 0.0
     sentence: float = Field(0.0, description="normalised match of the clause's best sentence vector")
     similarity: float = Field(0.0, description="raw cosine similarity of the dense match (0 when not among the candidates)")
+    passage: Clause | None = Field(None, description="the sentence window of the clause that ranked it (the clause itself when whole)")
 
 
 class FusionWeights(BaseModel):
@@ -157,6 +158,7 @@ class HybridSearcher:
                     dense=float(dense[i]),
                     sentence=float(sentence[i]),
                     similarity=float(raw[i]),
+                    passage=clause,
                 )
             )
             if len(hits) >= k:
