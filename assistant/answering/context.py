@@ -22,6 +22,7 @@ class Context:
     km: KnowledgeModel
     areas: dict[str, str] = field(default_factory=dict)  # an area named in one document's title → that document
     home_areas: set[str] = field(default_factory=set)  # every area a document's title names
+    reader: object | None = None  # assistant/answering/reader.py; None: no leading span
 
     @property
     def index(self):
@@ -36,6 +37,10 @@ class Context:
         lexical = self.searcher.lexical
         tokens = self.tokens(text) or (self.tokens(fallback) if fallback else [])
         return {t: lexical.idf(t) * (1.0 if lexical.known(t) else UNKNOWN) for t in dict.fromkeys(tokens)}
+
+    def read(self, question: str, hits: list[Hit]):
+        """The span of the best clauses that answers the question (reader.Span), or None."""
+        return self.reader.read(question, hits, self.searcher.titles) if self.reader is not None and hits else None
 
     def draft(self) -> Draft:
         return Draft(doc_titles={d: m.title for d, m in self.index.docs.items()})

@@ -41,7 +41,23 @@ class Assistant:
 
     @property
     def searcher(self) -> HybridSearcher:
-        return open_searcher(self.index_dir)
+        searcher = open_searcher(self.index_dir)
+        searcher.reranker = self.reranker  # one per settings; baselines build their own searchers, without it
+        return searcher
+
+    @property
+    def reranker(self):
+        from assistant.retrieval.rerank import reranker_for
+
+        s = self.settings
+        return reranker_for(s.reranker, s.models_dir, s.rerank_k, s.rerank_weight, s.pair_threads)
+
+    @property
+    def reader(self):
+        from assistant.answering.reader import reader_for
+
+        s = self.settings
+        return reader_for(s.reader, s.models_dir, s.reader_min_score, s.pair_threads)
 
     def departments(self) -> tuple[dict[str, str], dict[str, DepartmentRow]]:
         """Every department name and short form → canonical name; canonical name → its measures."""
@@ -55,7 +71,7 @@ class Assistant:
         searcher = self.searcher  # resolved once per question: an upload may swap the build meanwhile
         km = knowledge_model(searcher.index)
         areas, home = self._areas_of(searcher, km)
-        return Context(settings=self.settings, searcher=searcher, km=km, areas=areas, home_areas=home)
+        return Context(settings=self.settings, searcher=searcher, km=km, areas=areas, home_areas=home, reader=self.reader)
 
     def _areas_of(self, searcher: HybridSearcher, km: KnowledgeModel) -> tuple[dict[str, str], set[str]]:
         """The areas the documents' titles and issuers name (澄川, 昆山): those of one document only, and

@@ -32,6 +32,11 @@ def span_in_citations(q: EvalQuestion, a: Answer, k: int = 5) -> bool:
     return bool(gold) and any(gold in fold(c.text) for c in a.citations[:k])
 
 
+def lead(a: Answer) -> str:
+    """The answer's first line without its markers: the span a reader leads with, or the first quoted sentence."""
+    return strip_markers(a.answer.strip().split("\n", 1)[0]).strip(" -")
+
+
 def strip_markers(text: str) -> str:
     return _MARKER.sub("", text)
 
@@ -119,9 +124,11 @@ def summarize(pairs: list[tuple[EvalQuestion, Answer]]) -> dict[str, float]:
         out["facts"] = sum(facts_present(q, a) for q, a in with_facts) / len(with_facts)
     with_span = [(q, a) for q, a in answerable if q.gold_answer]
     if with_span:
+        out["span@1"] = sum(span_in_citations(q, a, k=1) for q, a in with_span) / len(with_span)
         out["span@5"] = sum(span_in_citations(q, a) for q, a in with_span) / len(with_span)
         out["char_f1"] = statistics.fmean(char_f1(a.answer, q.gold_answer or "") for q, a in with_span)
         out["rouge_l"] = statistics.fmean(rouge_l(a.answer, q.gold_answer or "") for q, a in with_span)
+        out["lead_rouge_l"] = statistics.fmean(0.0 if a.refused else rouge_l(lead(a), q.gold_answer or "") for q, a in with_span)
     precisions = [p for _, a in answerable if not a.refused and (p := citation_precision(a)) is not None]
     if precisions:
         out["citation_precision"] = statistics.fmean(precisions)

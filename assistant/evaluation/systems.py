@@ -43,6 +43,33 @@ class AssistantSystem:
         return self.assistant.run(question, history)
 
 
+class FoldedAssistant:
+    """The assistant with its trained models cross-validated: each question is answered with the fold's
+    reranker and reader that never saw it (`assistant train … --folds k` wrote them under `work`,
+    one folder per model; a model with no fold files is switched off rather than shown its own test)."""
+
+    def __init__(self, index_dir: Path, work: Path, settings: Settings | None = None) -> None:
+        import json
+
+        from assistant.answering.service import Assistant
+        from assistant.settings import get_settings
+
+        settings = settings or get_settings()
+        splits = [json.loads(p.read_text(encoding="utf-8"))["folds"] for p in Path(work).glob("*/split.json")]
+        if not splits or len(set(splits)) != 1:
+            raise ValueError(f"{work}: no training run with folds (or runs with different fold counts)")
+        self.folds = splits[0]
+        fold_file = lambda name, f: (Path(work) / name / f"fold-{f}.safetensors") if (Path(work) / name / f"fold-{f}.safetensors").exists() else None  # noqa: E731
+        self.assistants = [Assistant(index_dir, settings.model_copy(update={"reranker": fold_file("reranker", f), "reader": fold_file("reader", f)}))
+                           for f in range(self.folds)]
+        self.name = f"assistant ({self.folds}-fold)"
+
+    def run(self, question: str, history: list[str]) -> Answer:
+        from assistant.training.data import fold_of
+
+        return self.assistants[fold_of(question, self.folds)].run(question, history)
+
+
 class LLMSystem:
     """The assistant in LLM mode (settings.llm_*): the same retrieval, a model writes the answer from the
     clauses, every sentence is verified against the clauses it cites. `extractive` may share the

@@ -198,6 +198,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     index = args.index or s.index_dir
     knowledge = args.knowledge or s.knowledge_dir
     systems = build_systems([x.strip() for x in args.systems.split(",") if x.strip()], index, knowledge)
+    if args.cross_validated:  # the assistant with the fold models that never saw the question asked
+        from assistant.evaluation.systems import FoldedAssistant
+
+        systems = [FoldedAssistant(index, args.cross_validated) if getattr(x, "name", "") == "assistant" else x for x in systems]
     status = 0
     for path in args.questions:
         questions = load_questions(path)[: args.limit]
@@ -229,6 +233,40 @@ def cmd_build_model(args: argparse.Namespace) -> int:
 
     path = build_model_dir(args.models or get_settings().models_dir, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(path)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the reranker or the reader (folds, then the shipped model) with progress bars."""
+    from tqdm import tqdm
+
+    from assistant.settings import PROJECT_ROOT
+    from assistant.training.run import DEFAULTS, TrainJob, run
+
+    s = get_settings()
+    overrides = {k: v for k, v in {"depth": args.depth, "trainable": args.trainable, "max_tokens": args.max_tokens, "epochs": args.epochs,
+                                   "seed": args.seed, "threads": args.threads}.items() if v is not None}
+    config = DEFAULTS[args.model].model_copy(update=overrides)
+    job = TrainJob(name=args.model, index=args.index, questions=args.questions, folds=args.folds, config=config,
+                   structure_indexes=args.structure_index if args.structure_index is not None else [s.index_dir],
+                   generated_per_index=args.generated, out=args.out or PROJECT_ROOT / "assistant" / "weights", work=(args.work or Path(".train")) / args.model)
+    bars: list = []
+
+    def bar(desc: str, total: int | None):
+        def update(done: int, n: int, loss: float | None = None) -> None:
+            if not bars or bars[-1].desc != desc:
+                for old in bars:
+                    old.close()
+                bars[:] = [tqdm(total=n, desc=desc, unit="对" if loss is None else "步", mininterval=1)]
+            bars[-1].update(done - bars[-1].n)
+            if loss is not None:
+                bars[-1].set_postfix_str(f"loss {loss:.3f}", refresh=False)
+        return update
+
+    record = run(job, say=lambda msg: tqdm.write(msg), bar=bar)
+    for old in bars:
+        old.close()
+    print(json.dumps({k: record[k] for k in ("name", "pairs", "questions", "seconds", "weights")}, ensure_ascii=False))
     return 0
 
 
@@ -268,7 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--systems", default="assistant,bm25,dense,naive", help="comma-separated: assistant, llm (the LLM backend, ASSISTANT_LLM_*), bm25, dense, naive, random (the first is gated)")
     p.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when the first system is below (false_refusal, latency: above)")
     p.add_argument("--limit", type=int, help="only the first N questions of each file")
+    p.add_argument("--cross-validated", type=Path, metavar="WORK", help="answer each question with the fold models of `assistant train` (in WORK) that never saw it")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="train the reranker or the span reader on this CPU (cross-validation folds, then the shipped model)")
+    p.add_argument("model", choices=["reranker", "reader"])
+    p.add_argument("--index", type=Path, required=True, help="the benchmark's knowledge base, ingested (e.g. ncp-policy-qa)")
+    p.add_argument("--questions", type=Path, required=True, help="its span-format questions ({doc, answer} per line)")
+    p.add_argument("--structure-index", type=Path, action="append", help="also generate questions from this knowledge base's structure (repeatable; default: the settings index)")
+    p.add_argument("--generated", type=int, default=600, help="generated questions per knowledge base (default 600)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    p.add_argument("--out", type=Path, help="where the shipped weights and model card go (default assistant/weights)")
+    p.add_argument("--work", type=Path, help="examples, split and fold models (default .train)")
+    for flag in ("--depth", "--trainable", "--max-tokens", "--seed", "--threads"):
+        p.add_argument(flag, type=int)
+    p.add_argument("--epochs", type=float)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("clauses", help="list the parsed clauses")
     p.add_argument("--knowledge", type=Path)

@@ -25,6 +25,7 @@ class Hit(BaseModel):
     sentence: float = Field(0.0, description="normalised match of the clause's best sentence vector")
     similarity: float = Field(0.0, description="raw cosine similarity of the dense match (0 when not among the candidates)")
     passage: Clause | None = Field(None, description="the sentence window of the clause that ranked it (the clause itself when whole)")
+    rerank: float | None = Field(None, description="the reranker's relevance logit (None: not reranked)")
 
 
 class FusionWeights(BaseModel):
@@ -40,8 +41,10 @@ class FusionWeights(BaseModel):
 class HybridSearcher:
     """Typed search over one KnowledgeIndex. Configuration in __init__, queries in `search`."""
 
-    def __init__(self, index: KnowledgeIndex, lexical, weights: FusionWeights | None = None, documents=None) -> None:
+    def __init__(self, index: KnowledgeIndex, lexical, weights: FusionWeights | None = None, documents=None, reranker=None) -> None:
         self.index = index
+        self.reranker = reranker  # assistant/retrieval/rerank.py; None: the fused order stands
+        self.titles = {d: m.title for d, m in index.docs.items()}
         self.lexical = lexical
         self.documents = documents  # document-level BM25, rows in sorted doc-name order
         self.weights = weights or FusionWeights()
@@ -142,7 +145,8 @@ class HybridSearcher:
             fused = np.where(mask, fused, -1.0)
         hits: list[Hit] = []
         seen: set[tuple[str, str]] = set()
-        for i in _best_first(fused, want=max(k * 20, 200)):
+        want = max(k, self.reranker.top_k) if self.reranker is not None else k
+        for i in _best_first(fused, want=max(want * 20, 200)):
             if fused[i] <= 0:
                 break
             clause = self.index.clauses[i]
@@ -161,9 +165,11 @@ class HybridSearcher:
                     passage=clause,
                 )
             )
-            if len(hits) >= k:
+            if len(hits) >= want:
                 break
-        return hits
+        if self.reranker is not None:
+            hits = self.reranker.run(query, hits, self.titles)
+        return hits[:k]
 
 
 def _best_first(scores: np.ndarray, want: int):

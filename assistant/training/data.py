@@ -37,9 +37,10 @@ class PairExample(BaseModel):
     rank: int | None = Field(None, description="its place in our hybrid retrieval's list (None: not retrieved)")
 
 
-def fold_of(group: str, folds: int) -> int:
-    """A stable fold for a question id (the same split on every machine and run)."""
-    return int(hashlib.sha256(group.encode("utf-8")).hexdigest(), 16) % folds
+def fold_of(question: str, folds: int) -> int:
+    """A stable fold for a question, by its text: the same split on every machine and run, and one an
+    evaluation can find again from the question alone."""
+    return int(hashlib.sha256(question.encode("utf-8")).hexdigest(), 16) % folds
 
 
 def locate(passage: str, answer: str) -> tuple[int, int] | None:

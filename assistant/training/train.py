@@ -188,7 +188,7 @@ def train(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(layer_params, 1.0)
                 optimizer.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             schedule.step()
             step += 1
             if progress:

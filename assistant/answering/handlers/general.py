@@ -85,6 +85,11 @@ def handle(ctx, plan: Plan) -> Answer:
     draft = ctx.draft()
     for hit in hits[: ctx.settings.top_k]:  # numbered in rank order, so [1] is always the best clause
         draft.cite(hit.clause, hit.score)
+    span = ctx.read(plan.query, hits)
+    if span is not None:  # the shortest answer first, then the sentences that give its context
+        n = draft.cite(span.clause, hits[span.rank].score, quote=span.text)
+        draft.lines.append(f"{span.text}[{n}]")
+        chosen = [c for c in chosen if c[2].strip() != span.text]
     for clause, score, sentence, _ in chosen:
         n = draft.cite(clause, score, quote=sentence)
         draft.lines.append(("- " if listing and len(chosen) > 1 else "") + f"{sentence}[{n}]")
