@@ -122,6 +122,7 @@ def summarize(pairs: list[tuple[EvalQuestion, Answer]]) -> dict[str, float]:
     with_facts = [(q, a) for q, a in answerable if q.facts]
     if with_facts:
         out["facts"] = sum(facts_present(q, a) for q, a in with_facts) / len(with_facts)
+        out["lead_facts"] = sum(not a.refused and all(fold(f) in fold(lead(a)) for f in q.facts) for q, a in with_facts) / len(with_facts)
     with_span = [(q, a) for q, a in answerable if q.gold_answer]
     if with_span:
         out["span@1"] = sum(span_in_citations(q, a, k=1) for q, a in with_span) / len(with_span)

@@ -71,7 +71,7 @@ def evaluate(
 
 
 CATEGORY_METRICS = ("questions", "hit@1", "hit@5", "facts", "span@5", "refusal_accuracy", "false_refusal")
-HEADLINE = ("hit@1", "hit@3", "hit@5", "mrr", "facts", "span@1", "span@5", "citation_precision", "char_f1", "rouge_l", "lead_rouge_l", "refusal_accuracy", "false_refusal", "latency_p50_ms", "latency_p95_ms")
+HEADLINE = ("hit@1", "hit@3", "hit@5", "mrr", "facts", "lead_facts", "span@1", "span@5", "citation_precision", "char_f1", "rouge_l", "lead_rouge_l", "refusal_accuracy", "false_refusal", "latency_p50_ms", "latency_p95_ms")
 
 
 def format_metric(value: float | None, name: str) -> str:

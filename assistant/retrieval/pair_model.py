@@ -71,8 +71,9 @@ def head_nodes(x: str, state: dict[str, np.ndarray], const) -> list:
     ]
 
 
-def build_graph(model_dir: Path, weights: Path, target: Path) -> None:
-    """base e5 (first `depth` layers) + the trained layers and heads → one ONNX file sharing e5's word table."""
+def build_graph(model_dir: Path, weights: Path, target: Path, precision: str = "fp32") -> None:
+    """base e5 (first `depth` layers) + the trained layers and heads → one ONNX file sharing e5's word
+    table; int8: ONNX Runtime's dynamic quantisation of the encoder's matrices, per channel, as for e5."""
     from onnx import TensorProto, helper
     from safetensors.numpy import load_file
 
@@ -96,11 +97,24 @@ def build_graph(model_dir: Path, weights: Path, target: Path) -> None:
                helper.make_tensor_value_info("span", TensorProto.FLOAT, ["batch", "tokens", 2])]
     model = make_model(nodes, io_ids(), outputs, inits, f"e5-pair-{spec.objective}")
     table = state["embeddings.word_embeddings.weight"]
-    _externalise_word_table(model, table)
     assert (target.parent / WORD_TABLE).exists(), "the e5 ONNX build writes the shared word table"
     import onnx
 
     tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    if precision == "int8":
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        inline = target.with_name(f".{target.name}.{os.getpid()}.inline")
+        onnx.save(model, str(inline))
+        try:
+            # the heads stay fp32: they are what the scores and spans are read from
+            quantize_dynamic(str(inline), str(tmp), op_types_to_quantize=["MatMul", "Attention"], per_channel=True, weight_type=QuantType.QInt8,
+                             nodes_to_exclude=[n.name for n in model.graph.node if not n.name.startswith("l")],
+                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        finally:
+            inline.unlink(missing_ok=True)
+        model = onnx.load(str(tmp))
+    _externalise_word_table(model, table)
     onnx.save(model, str(tmp))
     os.replace(tmp, target)
 
@@ -112,7 +126,10 @@ def weights_digest(weights: Path) -> str:
 class PairModel:
     """Lazy: the graph is built (seconds, once per weights file) and loaded on the first run."""
 
-    def __init__(self, weights: Path, models_dir: Path | None = None, threads: int = 1) -> None:
+    def __init__(self, weights: Path, models_dir: Path | None = None, threads: int = 1, precision: str = "int8") -> None:
+        if precision not in ("fp32", "int8"):
+            raise ValueError(f"unknown precision {precision!r}: fp32 or int8")
+        self.precision = precision
         self.weights = Path(weights)
         self.spec = read_spec(self.weights)
         self._models_dir = models_dir
@@ -130,9 +147,9 @@ class PairModel:
                 from assistant.retrieval.e5_build import build_model_dir
 
                 model_dir = build_model_dir(self._models_dir)
-                target = model_dir / "onnx" / f"pair-{self.spec.objective}-{weights_digest(self.weights)}.onnx"
+                target = model_dir / "onnx" / f"pair-{self.spec.objective}-{weights_digest(self.weights)}-{self.precision}.onnx"
                 if not target.exists():
-                    build_graph(model_dir, self.weights, target)
+                    build_graph(model_dir, self.weights, target, self.precision)
                 options = ort.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1

@@ -54,7 +54,7 @@ def test_onnx_pair_model_matches_torch(model_dir, tmp_path, objective):
     ids, mask = _pad(features.ids)
     with torch.no_grad():
         rank, span = model.forward_upper(model.forward_lower(ids, mask), mask)
-    out = PairModel(weights, model_dir.parent).run(QUESTION, PASSAGES)
+    out = PairModel(weights, model_dir.parent, precision="fp32").run(QUESTION, PASSAGES)
     assert out.offsets == features.offsets
     if objective == "rerank":
         assert np.allclose(out.rank, rank.numpy(), atol=1e-4)
