@@ -16,9 +16,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from assistant.retrieval.pair_model import best_span, encode_pairs  # noqa: F401  (best_span: decoding as served)
+from assistant.retrieval.pair_model import encode_pairs
 from assistant.training.data import PairExample
-
 
 
 class TrainConfig(BaseModel):
