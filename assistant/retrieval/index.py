@@ -627,12 +627,13 @@ class _PassageCounter:
 
     def __init__(self, index_dir: Path, embedder: str, limit: int | None, sentence_vectors: bool) -> None:
         self.limit, self.embedder, self.sentence_vectors = limit, embedder, sentence_vectors
+        self.rate = cost.embed_rate(embedder)  # for the time a refusal states
         self.cache = EmbeddingCache(index_dir / "embeddings.sqlite") if limit is not None else None
 
     def check_text(self, max_chars: int) -> Callable[[str], None] | None:
         if self.limit is None:
             return None
-        return lambda text: cost.check_text(text, limit=self.limit, max_chars=max_chars, sentence_vectors=self.sentence_vectors)
+        return lambda text: cost.check_text(text, limit=self.limit, max_chars=max_chars, sentence_vectors=self.sentence_vectors, rate=self.rate)
 
     def check(self, parsed) -> None:
         if self.cache is None:
@@ -641,7 +642,7 @@ class _PassageCounter:
         sentences = [t for c in parsed.clauses for t in sentence_passages(c)] if self.sentence_vectors else []
         hashes = {text_hash(t) for t in texts + sentences}
         cached = len(texts) + len(sentences) - (len(hashes) - self.cache.count_known(self.embedder, hashes))
-        cost.check_passages(len(texts), len(sentences), cached, limit=self.limit)
+        cost.check_passages(len(texts), len(sentences), cached, limit=self.limit, rate=self.rate)
 
     def close(self) -> None:
         if self.cache is not None:

@@ -145,6 +145,7 @@ class PairModel:
                 from tokenizers import Tokenizer
 
                 from assistant.retrieval.e5_build import build_model_dir
+                from assistant.retrieval.e5_onnx import DISABLED_OPTIMIZERS
 
                 model_dir = build_model_dir(self._models_dir)
                 target = model_dir / "onnx" / f"pair-{self.spec.objective}-{weights_digest(self.weights)}-{self.precision}.onnx"
@@ -155,7 +156,7 @@ class PairModel:
                 options.inter_op_num_threads = 1
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # spinning threads collapse on a busy machine
                 options.log_severity_level = 3
-                self._session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"])
+                self._session = ort.InferenceSession(str(target), options, providers=["CPUExecutionProvider"], disabled_optimizers=DISABLED_OPTIMIZERS)
                 self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
             return self._session, self._tokenizer
 

